@@ -121,6 +121,10 @@ class FixReport:
         if ids:
             self.dropped.setdefault(what, []).extend(sorted(ids))
 
+    def ids(self) -> set:
+        """Every id reported so far."""
+        return {i for ids in self.dropped.values() for i in ids}
+
     @property
     def num_dropped_utts(self) -> int:
         return len({u for k, ids in self.dropped.items() if k.startswith("utt") for u in ids})
@@ -450,7 +454,7 @@ class DataDir:
             t = self.tables.get(name)
             if t is None:
                 continue
-            extra = set(t.values) - utts
+            extra = set(t.values) - utts - report.ids()
             report.add(f"utts only in {name}" if name != "utt2spk" else "utts dropped from utt2spk",
                        sorted(extra))
             self._filter(name, utts)
@@ -552,20 +556,24 @@ class DataDir:
 
 
 def _balanced_contiguous(blocks: List[List[str]], n: int) -> List[List[str]]:
-    """Cut a list of blocks into n contiguous non-empty groups of about equal size."""
+    """Cut a list of blocks into n contiguous non-empty groups of about equal size.
+
+    A group is closed before a block when that keeps the running total closer to the
+    group's ideal end (total * k / n), or when the blocks left are just enough.
+    """
     total = sum(len(b) for b in blocks)
     groups: List[List[str]] = []
     cur: List[str] = []
     done = 0
     for i, b in enumerate(blocks):
-        cur += b
+        after = n - len(groups) - 1  # groups still to open after the current one
+        if cur and after > 0:
+            target = total * (len(groups) + 1) / n
+            if len(blocks) - i == after or abs(done - target) <= abs(done + len(b) - target):
+                groups.append(cur)
+                cur = []
+        cur = cur + b
         done += len(b)
-        left_blocks, left_groups = len(blocks) - i - 1, n - len(groups) - 1
-        if left_groups == 0:
-            continue
-        if left_blocks == left_groups or done >= total * (len(groups) + 1) / n:
-            groups.append(cur)
-            cur = []
     groups.append(cur)
     assert len(groups) == n and all(groups), "internal: bad split"
     return groups
