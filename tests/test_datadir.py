@@ -220,9 +220,14 @@ def test_split_union_equals_original(good, nj, per_utt):
     assert sum(sizes) == 8 and max(sizes) - min(sizes) <= 3
 
 
-def test_split_more_jobs_than_speakers_fails(good):
+def test_split_more_jobs_than_speakers(good):
     with pytest.raises(DataDirError, match="cannot split 3 speakers into 4 jobs"):
-        DataDir.load(good).split(4)
+        DataDir.load(good).split(4, strict=True)
+    parts = DataDir.load(good).split(4)  # falls back to utterances, same directory name
+    assert [len(p.utts) for p in parts] == [2, 2, 2, 2]
+    assert parts[0].path == good / "split4" / "1"
+    with pytest.raises(DataDirError, match="cannot split 8 utterances into 9 jobs"):
+        DataDir.load(good).split(9)
 
 
 def test_split_reused_when_fresh_and_redone_when_stale(good):

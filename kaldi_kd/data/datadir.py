@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import wave
@@ -36,6 +37,7 @@ from typing import Dict, List, Optional, Tuple, Union
 from kaldi_kd.data.atomic import write_text_atomic
 
 PathLike = Union[str, os.PathLike]
+log = logging.getLogger(__name__)
 
 # file name -> number of fields after the key (None = one free-form value, may be empty)
 _KEYED_FILES = ("wav.scp", "text", "utt2spk", "segments", "feats.scp", "cmvn.scp",
@@ -168,6 +170,7 @@ class DataDir:
         self.tables: Dict[str, Table] = {}
         self.spk2utt: Optional[Dict[str, List[str]]] = None
         self._spk2utt_table: Optional[Table] = None
+        self._segments: Optional[Dict[str, Segment]] = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -236,6 +239,8 @@ class DataDir:
         t = self.tables.get("segments")
         if t is None:
             return None
+        if self._segments is not None:
+            return self._segments
         out = {}
         for utt, value in t.values.items():
             reco, start, end = value.split()[:3]
@@ -244,6 +249,7 @@ class DataDir:
             except ValueError:
                 raise DataDirError(f"{t.where(utt)}: utterance '{utt}' has non-numeric "
                                    f"start/end '{start} {end}'") from None
+        self._segments = out
         return out
 
     def utt2spk_inverse(self) -> Dict[str, List[str]]:
@@ -473,6 +479,7 @@ class DataDir:
         self.spk2utt = self.utt2spk_inverse()
 
     def _filter(self, name: str, keep: set) -> None:
+        self._segments = None
         t = self.tables[name]
         new = Table(t.path)
         for k in sorted(k for k in t.values if k in keep):
@@ -519,19 +526,28 @@ class DataDir:
         return DataDir.load(dest)
 
     # ----------------------------------------------------------------- split
-    def split(self, num_jobs: int, per_utt: bool = False) -> List["DataDir"]:
+    def split(self, num_jobs: int, per_utt: bool = False, strict: bool = False) -> List["DataDir"]:
         """Split into ``split<N>/<n>/`` (n = 1..N), like ``utils/split_data.sh``.
 
-        Per speaker by default (each speaker's utterances in one part, speakers in
-        sorted order, parts balanced by utterance count); ``per_utt=True`` splits
-        utterances evenly.  An up-to-date existing split is reused.
+        Per speaker when possible (each speaker's utterances in one part, speakers in
+        sorted order, parts balanced by utterance count).  With fewer speakers than
+        jobs the utterances are split instead (a warning; ``strict=True`` raises as
+        Kaldi does).  ``per_utt=True`` always splits utterances, into ``split<N>utt/``.
+        An up-to-date existing split is reused.
 
         Raises:
-            DataDirError: if num_jobs < 1 or there are fewer speakers (utterances) than jobs.
+            DataDirError: if num_jobs < 1 or there are fewer utterances (or, when
+            strict, speakers) than jobs.
         """
-        groups = self._split_groups(num_jobs, per_utt)
+        if not per_utt and not strict and len(self.speakers) < num_jobs:
+            if num_jobs <= len(self.utts):
+                log.warning("%s: %d speakers < %d jobs: splitting per utterance into split%d",
+                            self.path, len(self.speakers), num_jobs, num_jobs)
+            groups = self._split_groups(num_jobs, per_utt=True)
+        else:
+            groups = self._split_groups(num_jobs, per_utt)
         base = self.path / f"split{num_jobs}{'utt' if per_utt else ''}"
-        if self._split_is_fresh(base, num_jobs):
+        if self._split_is_fresh(base, num_jobs, groups):
             return [DataDir.load(base / str(n)) for n in range(1, num_jobs + 1)]
         return [self.subset(g, base / str(n)) for n, g in enumerate(groups, start=1)]
 
@@ -546,10 +562,13 @@ class DataDir:
                                "jobs (use fewer jobs" + ("" if per_utt else " or split per utterance") + ")")
         return _balanced_contiguous(blocks, num_jobs)
 
-    def _split_is_fresh(self, base: Path, num_jobs: int) -> bool:
+    def _split_is_fresh(self, base: Path, num_jobs: int, groups: List[List[str]]) -> bool:
         parts = [base / str(n) for n in range(1, num_jobs + 1)]
         if not all((p / "utt2spk").is_file() for p in parts):
             return False
+        for p, g in zip(parts, groups):  # same partition as now wanted
+            if [l.split(None, 1)[0] for l in (p / "utt2spk").read_text().splitlines() if l.strip()] != g:
+                return False
         newest_src = max((self.path / n).stat().st_mtime for n in self.tables if (self.path / n).is_file())
         return all((p / n).is_file() and (p / n).stat().st_mtime >= newest_src
                    for p in parts for n in self.tables)
