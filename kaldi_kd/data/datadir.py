@@ -118,6 +118,8 @@ class FixReport:
     """What :meth:`DataDir.fix` dropped: reason -> dropped ids, per file."""
 
     dropped: Dict[str, List[str]] = field(default_factory=dict)
+    num_before: int = 0  # utterance ids seen in any per-utterance file
+    num_kept: int = 0
 
     def add(self, what: str, ids: List[str]) -> None:
         if ids:
@@ -132,9 +134,9 @@ class FixReport:
         return len({u for k, ids in self.dropped.items() if k.startswith("utt") for u in ids})
 
     def __str__(self) -> str:
+        lines = [f"kept {self.num_kept} of {self.num_before} utterances"]
         if not self.dropped:
-            return "nothing dropped"
-        lines = []
+            return lines[0] + "; nothing dropped"
         for what, ids in self.dropped.items():
             shown = " ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
             lines.append(f"dropped {len(ids)} {what}: {shown}")
@@ -419,6 +421,11 @@ class DataDir:
             a :class:`FixReport` of what was dropped (also loaded back into self).
         """
         report = FixReport()
+        per_utt_files = ("text", "utt2spk", "segments") + _PER_UTT_OPTIONAL
+        if "segments" not in self.tables:
+            per_utt_files += ("wav.scp",)
+        seen = {u for n in per_utt_files if n in self.tables for u in self.tables[n].values}
+        report.add("utts missing from utt2spk", sorted(seen - set(self.utt2spk)))
         for t in self.tables.values():
             report.add(f"malformed/duplicate lines in {t.path.name}",
                        [p.split(": ", 1)[0] for p in t.problems])
@@ -441,6 +448,7 @@ class DataDir:
             report.add("utts with bad segments (no recording, or not 0 <= start < end)", sorted(bad))
             utts -= bad
         self._keep(utts, report)
+        report.num_before, report.num_kept = len(seen), len(utts)
         if backup:
             bdir = self.path / ".backup"
             bdir.mkdir(exist_ok=True)
@@ -461,20 +469,22 @@ class DataDir:
             if t is None:
                 continue
             extra = set(t.values) - utts - report.ids()
-            report.add(f"utts only in {name}" if name != "utt2spk" else "utts dropped from utt2spk",
+            report.add(f"utts only in {name}",
                        sorted(extra))
             self._filter(name, utts)
         if "segments" in self.tables:
             recos = {v.split()[0] for v in self.tables["segments"].values.values()}
-        else:
-            recos = set(utts)
+            reported = set()
+        else:  # recordings are utterances, already reported
+            recos, reported = set(utts), report.ids()
         for name in ("wav.scp", "reco2dur"):
             if name in self.tables:
-                report.add(f"recordings dropped from {name}", sorted(set(self.tables[name].values) - recos))
+                report.add(f"recordings in {name} without a kept utterance",
+                           sorted(set(self.tables[name].values) - recos - reported))
                 self._filter(name, recos)
         spks = {self.utt2spk[u] for u in utts}
         if "cmvn.scp" in self.tables:
-            report.add("speakers dropped from cmvn.scp", sorted(set(self.cmvn_scp) - spks))
+            report.add("speakers in cmvn.scp without a kept utterance", sorted(set(self.cmvn_scp) - spks))
             self._filter("cmvn.scp", spks)
         self.spk2utt = self.utt2spk_inverse()
 
