@@ -60,6 +60,9 @@ def test_model_text_roundtrip(tmp_path):
     text = p.read_text()
     assert text.startswith("<TransitionModel> \n<Topology> \n")
     assert "<DiagGMM> \n<GCONSTS>  [ " in text and "<MEANS_INVVARS>  [\n  " in text
+    # Kaldi's own text form, as str() of the wheel object gives it (at 7 digits)
+    assert text.split("<DIMENSION>")[0].replace("-0.6931472", "-0.693147").replace(
+        "-1.386294", "-1.38629").replace("-0.2876821", "-0.287682") == str(tm)
     tm2, am2 = model_io.read_model(p)
     _same_tm(tm, tm2, exact=False)
     _same_am(am, am2, rtol=1e-5)

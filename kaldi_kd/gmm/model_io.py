@@ -237,7 +237,7 @@ def _write_transition_model(w: Writer, data: TransitionModelData) -> None:
     if w.binary:
         _write_topology(w, data.topo)
     else:
-        w.raw(_topology_text_kaldi(data.topo).encode())
+        _write_topology_text(w, data.topo)
     w.token("<Triples>" if is_hmm else "<Tuples>")
     w.int32(len(data.tuples))
     w.newline()
@@ -256,9 +256,42 @@ def _write_transition_model(w: Writer, data: TransitionModelData) -> None:
     w.newline()
 
 
-def _topology_text_kaldi(topo: Topology) -> str:
-    """Topology text exactly as Kaldi's HmmTopology::Write(text) lays it out."""
-    return str(topo.to_hmm_topology())
+def _write_topology_text(w: Writer, topo: Topology) -> None:
+    """HmmTopology::Write in text mode (token and newline layout as Kaldi's)."""
+    is_hmm = topo.is_hmm
+    w.token("<Topology>")
+    w.newline()
+    for idx, entry in enumerate(topo.entries):
+        w.token("<TopologyEntry>")
+        w.newline()
+        w.token("<ForPhones>")
+        w.newline()
+        w.raw("".join(f"{p} " for p, e in enumerate(topo.phone2idx) if e == idx).encode())
+        w.newline()
+        w.token("</ForPhones>")
+        w.newline()
+        for j, s in enumerate(entry):
+            w.token("<State>")
+            w.int32(j)
+            if s.forward_pdf_class != NO_PDF:
+                if is_hmm:
+                    w.token("<PdfClass>")
+                    w.int32(s.forward_pdf_class)
+                else:
+                    w.token("<ForwardPdfClass>")
+                    w.int32(s.forward_pdf_class)
+                    w.token("<SelfLoopPdfClass>")
+                    w.int32(s.self_loop_pdf_class)
+            for dst, prob in s.transitions:
+                w.token("<Transition>")
+                w.int32(dst)
+                w.float32(prob)
+            w.token("</State>")
+            w.newline()
+        w.token("</TopologyEntry>")
+        w.newline()
+    w.token("</Topology>")
+    w.newline()
 
 
 def _read_transition_model(r: Reader) -> TransitionModelData:
@@ -393,10 +426,7 @@ def _read_am_gmm(r: Reader):
 def model_bytes(trans_model, am_gmm, binary: bool = True) -> bytes:
     """The bytes of a Kaldi model file holding ``trans_model`` then ``am_gmm``."""
     w = Writer(binary)
-    if binary:
-        _write_transition_model(w, transition_model_data(trans_model))
-    else:
-        w.raw(str(trans_model).encode())
+    _write_transition_model(w, transition_model_data(trans_model))
     _write_am_gmm(w, am_gmm)
     return (BINARY_HEADER if binary else b"") + w.getvalue()
 

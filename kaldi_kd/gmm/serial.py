@@ -13,7 +13,7 @@ In binary mode (a file starting with ``"\\0B"``):
 
 In text mode every item is written followed by a space; vectors as
 ``" [ 1 2 3 ]\\n"``, matrices as ``" [\\n  1 2 \\n  3 4 ]\\n"``, integer vectors
-as ``"[ 1 2 3 ]\\n"``; floats printed like C++'s default ostream (``%.6g``).
+as ``"[ 1 2 3 ]\\n"``; floats printed with 7 significant digits as Kaldi's streams (``%.7g``).
 
 :class:`Writer` produces those bytes, :class:`Reader` parses them (reading accepts
 double-precision values where Kaldi does).
@@ -35,13 +35,16 @@ class KaldiFormatError(ValueError):
 
 
 def format_float(x: float) -> str:
-    """Format a float as C++'s ``os << f`` does with default precision (6 digits)."""
+    """Format a float as Kaldi's text streams do (``os << f`` at precision 7).
+
+    Kaldi's ``InitKaldiOutputStream`` raises the stream precision to 7 digits.
+    """
     x = float(x)
     if math.isnan(x):
         return "nan" if math.copysign(1.0, x) > 0 else "-nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return "%.6g" % x
+    return "%.7g" % x
 
 
 class Writer:
