@@ -184,3 +184,72 @@ def test_mkgraph_cli_with_model_files(setup, tmp_path):
                           str(setup["tmp"] / "lang"), str(mdir), str(tmp_path / "g2")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode != 0 and "G.fst" in res.stderr
+
+
+def triphone_tree(lang, ctx_mono):
+    """A context-dependent tree (N=3, P=1): the monophone tree with its keys moved to the
+    central position, pdf-class 1 of each non-silence phone split on the left phone and
+    pdf-class 2 split on the right phone (is it a vowel?)."""
+    from kaldi_kd.gmm.event_map import ConstantMap, SplitMap, TableMap, Tree
+
+    mono = Tree.from_context_dependency(ctx_mono)
+    vowels = sorted(i for p, i in lang.phones.items() if p[:2] in ("AA", "AH", "IY", "OW", "UW", "AY"))
+    next_pdf = mono.num_pdfs()
+    table = []
+    for phone, node in enumerate(mono.to_pdf.table):
+        if node is not None and phone in lang.nonsilence:
+            leaves = list(node.table)
+            for cls, key in ((1, 0), (2, 2)):
+                leaves[cls] = SplitMap(key, vowels, ConstantMap(next_pdf), leaves[cls])
+                next_pdf += 1
+            node = TableMap(-1, leaves)
+        table.append(node)
+    return Tree(3, 1, TableMap(1, table)).to_context_dependency()
+
+
+@pytest.fixture(scope="module")
+def tri(setup):
+    lang = setup["lang"]
+    ctx = triphone_tree(lang, setup["ctx"])
+    tm = kaldi_hmm_gmm.TransitionModel(ctx, setup["topo"])
+    g = setup["tmp"] / "graph_tri"
+    stats = make_graph_dir(lang.dir, tm, ctx, g)
+    return dict(setup, ctx=ctx, tm=tm, graph=g, gstats=stats, mono_pdfs=setup["tm"].num_pdfs)
+
+
+def triphone_loglikes(s, words, sil):
+    lang, ctx, tm, topo = s["lang"], s["ctx"], s["tm"], s["topo"]
+    lex = {}
+    for row in (lang.dir / "phones" / "align_lexicon.txt").read_text().splitlines():
+        f = row.split()
+        lex.setdefault(f[0], f[2:])
+    seq = []
+    for w in words:
+        seq += [lang.phones[p] for p in lex[w]] + ([lang.phones["SIL"]] if sil else [])
+    pdfs = []
+    for i, pid in enumerate(seq):
+        left = seq[i - 1] if i > 0 else 0
+        right = seq[i + 1] if i + 1 < len(seq) else 0
+        for c in range(topo.num_pdf_classes(pid)):
+            ok, pdf = ctx.compute([left, pid, right], c)
+            assert ok
+            pdfs.extend([pdf] * 3)
+    L = np.full((len(pdfs), tm.num_pdfs), -20.0, dtype=np.float32)
+    L[np.arange(len(pdfs)), pdfs] = 0.0
+    return np.ascontiguousarray(L[:, np.asarray(tm.transition_id_to_pdf_array())[1:]])
+
+
+@pytest.mark.parametrize("sil", [0, 1])
+def test_triphone_graph_decode(tri, sil):
+    lang, tm = tri["lang"], tri["tm"]
+    assert tm.num_pdfs == tri["mono_pdfs"] + 2 * len(lang.nonsilence)
+    HCLG = read_fst(tri["graph"] / "HCLG.fst")
+    assert (tri["graph"] / "tmp" / "ilabels_3_1").is_file()
+    disambig_tid = {int(x) for x in (tri["graph"] / "disambig_tid.int").read_text().split()}
+    assert not input_labels(HCLG) & disambig_tid
+    for words in (["one", "two", "three"], ["zero", "oh", "nine", "nine", "eight"], ["six"]):
+        M = triphone_loglikes(tri, words, sil)
+        dec = kaldi_hmm_gmm.LatticeFasterDecoder(HCLG, kaldi_hmm_gmm.LatticeFasterDecoderConfig())
+        ok, ali, out, _ = kaldi_hmm_gmm.decode_utterance_lattice_faster(
+            dec, kaldi_hmm_gmm.DecodableCtc(M), tm, "utt", False)
+        assert ok and [lang.word_names[w] for w in out] == words
