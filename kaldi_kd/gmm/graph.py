@@ -11,7 +11,7 @@ Kaldi's recipe, step by step, and what is done here:
    which also returns the transition-id disambiguation symbols (disambig_tid.int).
 4. ``HCLGa = fstminimizeencoded(fstrmsymbols disambig_tid (fstdeterminizestar
    --use-log=true (Ha o CLG)))``; fstrmsymbols is done by relabelling arcs
-   (:func:`kaldi_kd.gmm.fstutils.relabel_input`); Kaldi's ``fstrmepslocal`` is skipped.
+   (:func:`kaldi_kd.gmm.fstutils.map_input_labels`, exact); Kaldi's ``fstrmepslocal`` is skipped.
 5. ``HCLG = add-self-loops --self-loop-scale --reorder=true``.
 
 The graph dir gets HCLG.fst (OpenFST binary vector FST), words.txt, phones.txt,
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
-from kaldi_kd.gmm.fstutils import input_labels, read_fst, relabel_input
+from kaldi_kd.gmm.fstutils import map_input_labels, read_fst
 from kaldi_kd.gmm.symbols import LangError
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst
 
@@ -117,7 +117,8 @@ def make_hclga(CLG, ilabels, ctx_dep, trans_model, transition_scale: float = 1.0
     if HCLGa.num_states == 0:
         raise LangError("H o CLG is empty: tree/model do not match the lang's phones?")
     _determinize(HCLGa, "H o CLG", max_states)
-    HCLGa = relabel_input(HCLGa, {int(t): 0 for t in disambig_tid})
+    labels = list(range(1, trans_model.num_transition_ids + 1)) + [int(t) for t in disambig_tid]
+    HCLGa = map_input_labels(HCLGa, labels, {int(t): 0 for t in disambig_tid})
     kaldifst.minimize_encoded(HCLGa)
     return HCLGa, list(disambig_tid)
 
@@ -181,9 +182,6 @@ def make_graph_dir(lang_test: PathLike, trans_model, ctx_dep, graph_dir: PathLik
     HCLG = add_self_loops(HCLGa, trans_model, config.self_loop_scale)
     stats.update(HCLG_states=HCLG.num_states, HCLG_arcs=num_arcs(HCLG),
                  self_loops_seconds=time.time() - t0)
-    bad = input_labels(HCLG) & set(disambig_tid)
-    if bad:
-        raise LangError(f"HCLG still has disambiguation transition-ids {sorted(bad)[:5]} on its input")
     LG.write(str(graph / "tmp" / "LG.fst"))
     CLG.write(str(graph / "tmp" / f"CLG_{N}_{P}.fst"))
     write_ilabels(graph / "tmp" / f"ilabels_{N}_{P}", ilabels)
