@@ -17,7 +17,9 @@ from kaldi_kd.gmm.symbols import LangError
 
 def main() -> int:
     d = GraphConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        usage='%(prog)s [options] <lang-test-dir> <model-dir> <graph-dir>\n       e.g.:  steps_py/mkgraph.py data/lang_test exp/tri1 exp/tri1/graph',
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # options (defaults in one block: GraphConfig)
     p.add_argument("--self-loop-scale", type=float, default=d.self_loop_scale)
     p.add_argument("--transition-scale", type=float, default=d.transition_scale)
