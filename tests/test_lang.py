@@ -212,8 +212,9 @@ def test_flite_mapping_and_g2p():
     assert flite_phones_to_arpabet("pau hh ax l ow1 pau".split(), "hello") == ("HH", "AH", "L", "OW")
     if shutil.which("t2p") is None and shutil.which("flite") is None:
         pytest.skip("flite not installed")
-    entries, stats = make_lexicon(["zero", "Zorblax"], cmu=fake_cmu())
-    assert stats.num_g2p == 1 and stats.g2p_words == ["Zorblax"]
+    entries, stats = make_lexicon(["zero", "Zorblax", "10", "<UNK>"], cmu=fake_cmu())
+    assert stats.num_g2p == 2 and stats.g2p_words == ["Zorblax", "10"]
+    assert ("10", ("T", "EH", "N")) in entries
     pron = [p for w, p in entries if w == "Zorblax"][0]
     assert pron[0] == "Z" and all(p in ARPABET for p in pron)
     assert ("<UNK>", ("SPN",)) in entries
