@@ -72,6 +72,10 @@ def test_symbol_tables_and_order(lang_dirs):
     assert len(lang.sets) == 41 and lang.base_phones[:3] == ["SIL", "SPN", "AA"]
     assert lang.phone_to_base[lang.phones["OW_E"]] == lang.base_phones.index("OW")
     assert all(r[0] == "shared" and r[1] == "split" for r in lang.roots)
+    prons = lang.pronunciations()
+    assert [[lang.phone_names[p] for p in pr] for pr in prons["zero"]] == [
+        ["Z_B", "IH_I", "R_I", "OW_E"], ["Z_B", "IY_I", "R_I", "OW_E"]]
+    assert [lang.phone_names[p] for p in prons["<UNK>"][0]] == ["SPN_S"]
 
 
 def test_topo_loads_with_all_phones(lang_dirs):
@@ -213,3 +217,13 @@ def test_flite_mapping_and_g2p():
     pron = [p for w, p in entries if w == "Zorblax"][0]
     assert pron[0] == "Z" and all(p in ARPABET for p in pron)
     assert ("<UNK>", ("SPN",)) in entries
+
+
+def test_no_optional_silence(tmp_path):
+    d = make_dict(tmp_path)
+    prepare_lang(d, "<UNK>", tmp_path / "lang", LangConfig(sil_prob=0.0))
+    lang = Lang(tmp_path / "lang")
+    L = lang.lexicon_fst()
+    one = [lang.phones[p] for p in ("W_B", "AH_I", "N_E")]
+    assert decode_phones(L, one + one) == [lang.words["one"]] * 2
+    assert decode_phones(L, one + [lang.phones["SIL"]] + one) is None

@@ -113,6 +113,22 @@ class Lang:
             return [self.words.get(w, self.oov_id) for w in words]
         return [self.words[w] for w in words]
 
+    def pronunciations(self) -> Dict[str, List[List[int]]]:
+        """word -> its pronunciations as phone-id lists (phones/align_lexicon.txt, in order).
+
+        Phones are the lang's (word-position-dependent) phones; map them through
+        ``phone_to_base`` / ``base_phones`` for position-independent units.
+        """
+        out: Dict[str, List[List[int]]] = {}
+        path = self.dir / "phones" / "align_lexicon.txt"
+        for n, row in enumerate(read_lines(path), 1):
+            if len(row) < 3:
+                raise LangError(f"{path}:{n}: expected '<word> <word> <phone> ...'")
+            if row[0] == "<eps>":
+                continue
+            out.setdefault(row[0], []).append([self.phones[p] for p in row[2:]])
+        return out
+
     @property
     def num_phones(self) -> int:
         """Number of real phones (silence + nonsilence; no <eps>, no disambig)."""
