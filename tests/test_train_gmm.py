@@ -108,3 +108,29 @@ def test_align_si_lists_failures(corpus, tmp_path):
     assert (out / "final.mdl").is_file() and not (out / "final.mdl").is_symlink()
     logs = "".join(p.read_text() for p in (out / "log").glob("align.*.log"))
     assert reader.utts[5] in logs and "Did not successfully align" in logs
+
+
+def test_tri1_training(corpus, tmp_path):
+    from kaldi_kd.gmm.train_deltas import DeltasConfig, read_alignments, train_deltas
+
+    root, lang_dir, data, _ = corpus
+    ali_dir = tmp_path / "mono_ali"
+    assert align_si(data, lang_dir, root / "exp" / "mono", ali_dir, nj=2)["failed"] == []
+    exp = tmp_path / "tri1"
+    cfg = DeltasConfig(num_iters=7, max_iter_inc=4, realign_iters=(3, 5), thresh=20.0)
+    logs = train_deltas(40, 150, data, lang_dir, ali_dir, exp, cfg, nj=2)
+    likes = [it.like_per_frame for it in logs]
+    assert [it.iteration for it in logs] == list(range(1, 7))
+    assert likes[-1] > likes[0] + 3.0
+    assert all(b > a - 0.5 for a, b in zip(likes, likes[1:]))
+    for name in ("tree", "questions.int", "final.mdl", "num_jobs", "ali.1.gz", "ali.2.gz"):
+        assert (exp / name).exists(), name
+    tm, am = model_io.read_model(exp / "final.mdl")
+    ctx = model_io.read_tree(exp / "tree")
+    assert ctx.context_width == 3 and am.num_pdfs == ctx.num_pdfs
+    mono_pdfs = model_io.read_model(root / "exp" / "mono" / "final.mdl")[1].num_pdfs
+    assert am.num_pdfs > mono_pdfs                    # context-dependent states
+    feats = FeatureReader(data, cmvn=True, deltas=2)
+    alis = read_alignments(exp)
+    assert sorted(alis) == feats.utts
+    assert all(len(a) == len(feats[u]) and a.max() <= tm.num_transition_ids for u, a in alis.items())
