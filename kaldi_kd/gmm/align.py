@@ -221,7 +221,9 @@ def align_job(job: int, spec: AlignJobSpec) -> dict:
     from kaldi_kd.data.tables import write_int_vectors
     from kaldi_kd.gmm import model_io
     from kaldi_kd.gmm.lang import Lang
+    from kaldi_kd.gmm.stats import limit_blas_threads
 
+    limit_blas_threads(1)
     out = Path(spec.out_dir)
     tm, am = model_io.read_model(out / "final.mdl")
     ctx = model_io.read_tree(out / "tree")

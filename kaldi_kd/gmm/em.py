@@ -34,7 +34,7 @@ from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.align import (AlignConfig, align_set, compile_graphs, equal_align,
                                 make_graph_compiler, transcripts_to_ids)
 from kaldi_kd.gmm.stats import GmmStats, UpdateConfig, accumulate, accumulate_transitions, \
-    load_and_sum, pdf_params, update_model
+    limit_blas_threads, load_and_sum, pdf_params, update_model
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def em_job(job: int, spec: JobSpec) -> Dict[str, Any]:
     Returns:
         summary: frames, log-likelihood, number aligned, failed utterance ids.
     """
+    limit_blas_threads(1)
     exp, tm, am, data, feats, lang = _load_job_inputs(spec, job)
     alis, failed = _job_alignments(spec, job, exp, tm, am, data, feats, lang)
     stats = GmmStats.zeros(am, tm)

@@ -34,6 +34,7 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
 from kaldi_kd.gmm.tree_stats import TreeStats, accumulate_tree_stats
 
@@ -124,6 +125,7 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or DeltasConfig()
+    limit_blas_threads(1)
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
     write_text_atomic(exp / "config.yaml", _yaml({**asdict(cfg), "num_leaves": num_leaves,

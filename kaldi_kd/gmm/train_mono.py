@@ -35,6 +35,7 @@ import numpy as np
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
 PathLike = Union[str, os.PathLike]
@@ -108,6 +109,7 @@ def train_mono(data_dir: PathLike, lang_dir: PathLike, exp_dir: PathLike,
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or MonoConfig()
+    limit_blas_threads(1)
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
     write_text_atomic(exp / "config.yaml", _yaml(asdict(cfg)))
