@@ -93,45 +93,30 @@ def prune_raw_lattice(lat: Lattice, beam: float) -> Lattice:
 class _Determinizer:
     """Pruned subset construction over a topologically numbered, pruned raw lattice.
 
-    Determinized states are expanded best-first by ``forward cost + h`` where ``h``
-    (the best cost from the set's elements to a final state, from the raw lattice's
-    backward costs) is exact, so a state's forward cost is final when it is expanded
-    (A* with a consistent heuristic) and nothing outside ``cutoff`` is ever expanded.
+    A determinized state is a set of *frontier* elements: raw states with word arcs
+    or a final weight (as Kaldi's minimal subset representation), each with a
+    residual (graph, acoustic, transition-ids).  The epsilon closure from a raw
+    state to its frontier is computed once per state (``_closures``, dynamic
+    programming backwards over the DAG, pruned with the beam) and reused.
+
+    States are expanded best-first by ``forward cost + h`` where ``h`` (the best
+    cost from the set's elements to a final state) is exact, so a state's forward
+    cost is final when it is expanded (A* with a consistent heuristic) and nothing
+    outside the beam is ever expanded.
     """
 
     def __init__(self, lat: Lattice, delta: float, max_states: int, beam: float):
         self.lat, self.delta, self.max_states = lat, delta, max_states
-        # split arcs: word-epsilon arcs (followed in the closure) and word arcs
-        self.eps = [[(il, g, a, d) for (il, ol, g, a, d) in arcs if ol == 0] for arcs in lat.arcs]
         self.words = [[(il, ol, g, a, d) for (il, ol, g, a, d) in arcs if ol != 0] for arcs in lat.arcs]
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
+        self.cf = _closures(lat, self.beta, beam)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
         self.fwd: List[float] = []
         self.h: List[float] = []
         self.heap: List[Tuple[float, int]] = []
-
-    def closure(self, elems: Dict[int, Elem]) -> Dict[int, Elem]:
-        """Follow word-epsilon arcs; keep the best element per raw state."""
-        heap = list(elems)  # state ids are topological: pop in order
-        heapq.heapify(heap)
-        seen = set()
-        eps = self.eps
-        while heap:
-            s = heapq.heappop(heap)
-            if s in seen:
-                continue
-            seen.add(s)
-            g0, a0, t0 = elems[s]
-            for (il, g, a, d) in eps[s]:
-                cand = (g0 + g, a0 + a, t0 + (il,) if il else t0)
-                cur = elems.get(d)
-                if cur is None or _key(*cand) < _key(*cur):
-                    elems[d] = cand
-                    heapq.heappush(heap, d)
-        return elems
 
     def state_for(self, elems: Dict[int, Elem], fwd: float) -> Tuple[int, float, float, Tuple[int, ...]]:
         """Normalise ``elems`` reached with forward cost ``fwd`` (excluding the divisor);
@@ -141,13 +126,15 @@ class _Determinizer:
         strings = [e[2] for e in elems.values()]
         prefix = strings[0]
         for t in strings[1:]:
+            if not prefix:
+                break
+            if t[:len(prefix)] == prefix:
+                continue
             n = 0
             m = min(len(prefix), len(t))
             while n < m and prefix[n] == t[n]:
                 n += 1
             prefix = prefix[:n]
-            if not prefix:
-                break
         k = len(prefix)
         norm = {s: (g - gb, a - ab, t[k:]) for s, (g, a, t) in elems.items()}
         d = self.delta
@@ -170,11 +157,10 @@ class _Determinizer:
         return sid, gb, ab, prefix
 
     def expand(self, sid: int) -> None:
-        finals, beta, cutoff = self.lat.finals, self.beta, self.cutoff
+        finals, beta, cutoff, cf = self.lat.finals, self.beta, self.cutoff, self.cf
         fwd = self.fwd[sid]
         best_fin = None
-        by_word: Dict[int, Dict[int, Elem]] = {}
-        bound: Dict[int, float] = {}
+        via: Dict[int, Dict[int, Elem]] = {}  # word -> word-arc destination -> best
         for s, (g0, a0, t0) in self.elems[sid].items():
             fin = finals.get(s)
             if fin is not None:
@@ -182,24 +168,30 @@ class _Determinizer:
                 if best_fin is None or _key(*cand) < _key(*best_fin):
                     best_fin = cand
             for (il, ol, g, a, d) in self.words[s]:
-                c = g0 + g + a0 + a
-                if fwd + c + beta[d] > cutoff:
+                if fwd + g0 + g + a0 + a + beta[d] > cutoff:
                     continue
                 cand = (g0 + g, a0 + a, t0 + (il,) if il else t0)
-                dest = by_word.setdefault(ol, {})
+                dest = via.setdefault(ol, {})
                 cur = dest.get(d)
                 if cur is None or _key(*cand) < _key(*cur):
                     dest[d] = cand
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
-        for w in sorted(by_word):
-            nid, g, a, prefix = self.state_for(self.closure(by_word[w]), fwd)
-            self.out.add_arc(sid, w, (g, a), prefix, nid)
+        for w in sorted(via):
+            elems: Dict[int, Elem] = {}
+            for d, (g1, a1, t1) in via[w].items():
+                for f, (g2, a2, t2) in cf[d].items():
+                    cand = (g1 + g2, a1 + a2, t1 + t2)
+                    cur = elems.get(f)
+                    if cur is None or _key(*cand) < _key(*cur):
+                        elems[f] = cand
+            if elems:
+                nid, g, a, prefix = self.state_for(elems, fwd)
+                self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        start_elems = self.closure({lat.start: (0.0, 0.0, ())})
-        sid, g, a, prefix = self.state_for(start_elems, 0.0)
+        sid, g, a, prefix = self.state_for(dict(self.cf[lat.start]), 0.0)
         self.out.start = sid
         done = set()
         while self.heap:
@@ -214,6 +206,36 @@ class _Determinizer:
             # the start set's divisor belongs on every path
             _premultiply_start(self.out, g, a, prefix)
         return self.out
+
+
+def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, Elem]]:
+    """Per raw state s: frontier state f -> best (graph, acoustic, tids) over
+    word-epsilon paths s ~> f, keeping entries that can lie on an in-beam path
+    (cost + beta[f] <= beta[s] + beam)."""
+    n = lat.num_states
+    frontier = [bool(lat.finals.get(s)) or any(ol != 0 for (_, ol, _, _, _) in lat.arcs[s])
+                for s in range(n)]
+    for s in lat.finals:
+        frontier[s] = True
+    cf: List[Dict[int, Elem]] = [dict() for _ in range(n)]
+    for s in range(n - 1, -1, -1):
+        out = cf[s]
+        if frontier[s]:
+            out[s] = (0.0, 0.0, ())
+        limit = beta[s] + beam
+        for (il, ol, g, a, e) in lat.arcs[s]:
+            if ol != 0:
+                continue
+            pre = (il,) if il else ()
+            for f, (g2, a2, t2) in cf[e].items():
+                gg, aa = g + g2, a + a2
+                if gg + aa + beta[f] > limit:
+                    continue
+                cur = out.get(f)
+                if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
+                        (gg + aa, gg) == (cur[0] + cur[1], cur[0]) and _key(gg, aa, pre + t2) < _key(*cur)):
+                    out[f] = (gg, aa, pre + t2)
+    return cf
 
 
 def _backward_costs(lat: Lattice) -> List[float]:
