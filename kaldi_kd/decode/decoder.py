@@ -241,8 +241,8 @@ def gmm_loglikes(am_gmm, feats: np.ndarray) -> np.ndarray:
     including weights) and a log-sum-exp over components.
     """
     feats = np.ascontiguousarray(feats, dtype=np.float32)
-    out = np.empty((feats.shape[0], am_gmm.num_pdfs()), dtype=np.float32)
-    for p in range(am_gmm.num_pdfs()):
+    out = np.empty((feats.shape[0], am_gmm.num_pdfs), dtype=np.float32)
+    for p in range(am_gmm.num_pdfs):
         comp = np.asarray(am_gmm.get_pdf(p).log_likelihoods_matrix(feats), dtype=np.float64)
         m = comp.max(axis=1, keepdims=True)
         out[:, p] = (m[:, 0] + np.log(np.exp(comp - m).sum(axis=1)))
