@@ -499,6 +499,21 @@ class DataDir:
         sub.save(path)
         return DataDir.load(path)
 
+    def copy(self, dest: PathLike, with_feats: bool = False) -> "DataDir":
+        """Copy to ``dest`` (like utils/copy_data_dir.sh); features only if ``with_feats``."""
+        dest = Path(dest)
+        if dest.resolve() == self.path.resolve():
+            raise DataDirError(f"{dest}: cannot copy a data dir onto itself")
+        out = DataDir(dest)
+        skip = () if with_feats else ("feats.scp", "cmvn.scp", "utt2num_frames")
+        out.tables = {n: Table(dest / n, dict(t.values), dict(t.lines), list(t.order))
+                      for n, t in self.tables.items() if n not in skip}
+        for name in _KEYED_FILES:
+            if name not in out.tables and (dest / name).is_file():
+                (dest / name).unlink()
+        out.save(dest)
+        return DataDir.load(dest)
+
     # ----------------------------------------------------------------- split
     def split(self, num_jobs: int, per_utt: bool = False) -> List["DataDir"]:
         """Split into ``split<N>/<n>/`` (n = 1..N), like ``utils/split_data.sh``.
