@@ -52,10 +52,10 @@ class KDObjective:
     def tau(self, unit: str) -> float:
         return float(self.taus.get(unit, 1.0))
 
-    def _targets(self, unit: str, batch: Any, num_frames: int, device: torch.device) -> Any:
+    def _targets(self, unit: str, batch: Any, out: Any, num_frames: int) -> Any:
         if unit not in self.engines:
             raise KeyError(f"the model has a '{unit}' head but no {unit} teacher engine was given")
-        return self.engines[unit].targets(batch.utt_ids, batch.starts, num_frames, device)
+        return self.engines[unit].targets(batch.utt_ids, batch.starts, num_frames, out.logits.device, lengths=out.lengths)
 
     def __call__(self, model: nn.Module, batch: Any) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Forward ``batch`` through ``model``; return (loss, stats)."""
@@ -66,13 +66,13 @@ class KDObjective:
         loss = ce
         cache: Dict[str, Any] = {}
         if self.interp_alpha > 0:
-            cache["senone"] = self._targets("senone", batch, logits.shape[1], logits.device)
+            cache["senone"] = self._targets("senone", batch, out, logits.shape[1])
             loss = interp_ce_loss(logits, targets, cache["senone"], self.interp_alpha, mask)
             stats["interp_ce"] = float(loss.detach())
         heads = getattr(out, "aux_logits", None) or run_aux_heads(model, out.layers)
         for unit, z in heads.items():
             lam, tau = self.lam(unit), self.tau(unit)
-            st = cache[unit] if unit in cache else self._targets(unit, batch, z.shape[1], z.device)
+            st = cache[unit] if unit in cache else self._targets(unit, batch, out, z.shape[1])
             kl = kl_divergence(z, st, tau, mask)
             kd = (tau**2) * kl
             if lam != 0.0:
