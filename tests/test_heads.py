@@ -112,7 +112,7 @@ def _engines(batch, T_out, vocab):
 
 
 def test_objective_with_zero_weights_is_exactly_ce():
-    from kaldi_kd.kd.losses import ce_loss
+    from kaldi_kd.am.objective import CEObjective
 
     torch.manual_seed(0)
     model = make_model(num_layers=4, num_pdfs=9)
@@ -121,10 +121,13 @@ def test_objective_with_zero_weights_is_exactly_ce():
     batch = make_batch(num_pdfs=9)
     engines = _engines(batch, None, vocab)
     model.eval()
-    ref = ce_loss(model(batch.feats, batch.lengths).logits, batch.targets)
+    ref, ref_stats = CEObjective()(model, batch)
     obj = KDObjective(engines, lambdas={u: 0.0 for u in vocab}, interp_alpha=0.0)
     loss, stats = obj(model, batch)
     assert torch.equal(loss, ref)
+    assert stats["ce"] == ref_stats["ce"] and stats["frame_acc"] == ref_stats["frame_acc"]
+    # alpha = 0 through the interpolation path as well
+    assert torch.equal(KDObjective(engines, {u: 0.0 for u in vocab}, interp_alpha=0.0)(model, batch)[0], ref)
     assert {"loss", "ce", "kd_monophone", "kl_monophone", "kd_senone", "kl_senone", "kd_subword"} <= set(stats)
     assert stats["kl_senone"] > 0
     # positive weights add exactly sum_u lambda_u * tau_u^2 * KL_u

@@ -22,6 +22,8 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
+from kaldi_kd.am.objective import frame_ce
+
 IGNORE_INDEX = -100
 
 
@@ -131,8 +133,13 @@ def soft_cross_entropy(logits: torch.Tensor, soft_targets: Any) -> torch.Tensor:
 
 
 def ce_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Plain frame cross-entropy, mean over frames whose target is not ``IGNORE_INDEX``."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+    """Plain frame cross-entropy, mean over frames whose target is not ``IGNORE_INDEX``.
+
+    Computed exactly as :class:`kaldi_kd.am.objective.CEObjective` does (same ops), so a
+    KD objective with every weight 0 gives bit-identical losses.
+    """
+    ce, n, _ = frame_ce(logits, targets)
+    return ce / n.clamp(min=1).float()
 
 
 def interp_ce_loss(

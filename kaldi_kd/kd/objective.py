@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from kaldi_kd.am.heads import aux_logits as run_aux_heads
-from kaldi_kd.kd.losses import IGNORE_INDEX, ce_loss, interp_ce_loss, kl_divergence
+from kaldi_kd.am.objective import frame_ce
+from kaldi_kd.kd.losses import interp_ce_loss, kl_divergence
 
 
 class KDObjective:
@@ -60,9 +61,11 @@ class KDObjective:
     def __call__(self, model: nn.Module, batch: Any) -> Tuple[torch.Tensor, Dict[str, float]]:
         """Forward ``batch`` through ``model``; return (loss, stats)."""
         out = model(batch.feats, batch.lengths)
-        logits, targets, mask = out.logits, batch.targets, batch.mask
+        targets, mask = batch.targets, batch.mask
+        logits = out.logits[:, : targets.shape[1]]
         stats: Dict[str, float] = {}
-        ce = ce_loss(logits, targets)
+        ce_sum, frames, correct = frame_ce(logits, targets)
+        ce = ce_sum / frames.clamp(min=1).float()
         loss = ce
         cache: Dict[str, Any] = {}
         if self.interp_alpha > 0:
@@ -71,6 +74,7 @@ class KDObjective:
             stats["interp_ce"] = float(loss.detach())
         heads = getattr(out, "aux_logits", None) or run_aux_heads(model, out.layers)
         for unit, z in heads.items():
+            z = z[:, : targets.shape[1]]
             lam, tau = self.lam(unit), self.tau(unit)
             st = cache[unit] if unit in cache else self._targets(unit, batch, out, z.shape[1])
             kl = kl_divergence(z, st, tau, mask)
@@ -80,15 +84,8 @@ class KDObjective:
             stats[f"kd_{unit}"] = float(kd.detach())
             stats[f"kl_{unit}"] = float(kl.detach())
         stats["ce"] = float(ce.detach())
-        stats["frame_acc"] = frame_accuracy(logits, targets)
+        stats["frame_acc"] = float(correct.float() / frames.clamp(min=1).float())
+        stats["frames"] = float(frames)
         stats["loss"] = float(loss.detach())
         return loss, stats
 
-
-def frame_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Fraction of non-ignored frames whose argmax equals the target."""
-    valid = targets != IGNORE_INDEX
-    n = int(valid.sum())
-    if n == 0:
-        return 0.0
-    return float(((logits.argmax(-1) == targets) & valid).sum()) / n
