@@ -15,6 +15,7 @@ line) and per-utterance error counts at the best LMWT/WIP. For each system:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -59,6 +60,74 @@ class SystemSummary:
     diff_ci: Optional[Tuple[float, float]] = None
     p_better: Optional[float] = None
     decode_dirs: List[str] = field(default_factory=list)
+
+
+_WER_RE = re.compile(r"%WER\s+([0-9.]+|nan|inf)\s*\[\s*(\d+)\s*/\s*(\d+)")
+
+
+def parse_best_wer(path: PathLike) -> Tuple[float, int, int, str]:
+    """Read a Kaldi ``best_wer`` file: (wer %, errors, ref words, the line).
+
+    Raises:
+        ValueError: naming the file when no ``%WER x [ e / n ...`` line is found.
+    """
+    path = Path(path)
+    for line in path.read_text().splitlines():
+        m = _WER_RE.search(line)
+        if m:
+            return float(m.group(1)), int(m.group(2)), int(m.group(3)), line.strip()
+    raise ValueError(f"{path}: no '%WER x [ errors / words ...' line")
+
+
+def parse_per_utt(path: PathLike) -> Tuple[Dict[str, int], Dict[str, int]]:
+    """Read Kaldi's ``wer_details/per_utt`` (``<utt> #csid C S I D`` lines).
+
+    Returns:
+        (errors, ref_words): utt -> S + I + D, utt -> C + S + D.
+    """
+    errors: Dict[str, int] = {}
+    words: Dict[str, int] = {}
+    path = Path(path)
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split()
+        if len(fields) >= 2 and fields[1] == "#csid":
+            if len(fields) != 6:
+                raise ValueError(f"{path}:{lineno}: expected '<utt> #csid C S I D'")
+            c, s, i, d = (int(x) for x in fields[2:])
+            errors[fields[0]] = s + i + d
+            words[fields[0]] = c + s + d
+    if not errors:
+        raise ValueError(f"{path}: no '#csid' lines")
+    return errors, words
+
+
+def find_scoring_file(decode_dir: PathLike, name: str) -> Path:
+    """``<dir>/<name>`` or ``<dir>/scoring_kaldi/<name>`` (Kaldi's two layouts)."""
+    decode_dir = Path(decode_dir)
+    for cand in (decode_dir / name, decode_dir / "scoring_kaldi" / name):
+        if cand.is_file():
+            return cand
+    raise FileNotFoundError(f"expected file {decode_dir / name} (or scoring_kaldi/{name}) to exist: not scored?")
+
+
+def read_decode_dir(decode_dir: PathLike) -> DecodeResult:
+    """A scored Kaldi decode dir: ``best_wer`` and ``wer_details/per_utt`` at the best setting.
+
+    Raises:
+        FileNotFoundError / ValueError: naming the missing or malformed file, or when the
+            per-utterance errors do not add up to best_wer's error count.
+    """
+    decode_dir = Path(decode_dir)
+    best = find_scoring_file(decode_dir, "best_wer")
+    wer, n_err, n_words, line = parse_best_wer(best)
+    per_utt = find_scoring_file(decode_dir, "wer_details/per_utt")
+    errors, words = parse_per_utt(per_utt)
+    if sum(errors.values()) != n_err or sum(words.values()) != n_words:
+        raise ValueError(
+            f"{per_utt}: {sum(errors.values())} errors / {sum(words.values())} words, but {best} says "
+            f"{n_err} / {n_words}: per_utt is not from the best LMWT/WIP"
+        )
+    return DecodeResult(decode_dir, wer, line, errors, words)
 
 
 def seed_matrix(results: Sequence[DecodeResult], utts: Sequence[str]) -> np.ndarray:
@@ -216,5 +285,5 @@ def write_results(
     md = out_dir / "RESULTS.md"
     png = out_dir / "wer.png"
     plot_results(summaries, png, title)
-    write_text_atomic(md, results_markdown(summaries, title, baseline, notes + f"\n![WER per system]({png.name})\n"))
+    write_text_atomic(md, results_markdown(summaries, title, baseline, notes.rstrip() + f"\n\n![WER per system]({png.name})\n"))
     return md, png
