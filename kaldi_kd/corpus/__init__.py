@@ -1,0 +1,1 @@
+"""Offline corpora: TTS helpers, data dir writing, the digits corpus."""
