@@ -1,0 +1,107 @@
+"""Small OpenFST helpers over kaldifst's StdVectorFst that kaldifst lacks.
+
+kaldifst has no fstrmsymbols and no Python arc iteration fast enough for big graphs,
+so arcs are read from the FST's text form (``to_str``, fstprint's format).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterator, List, NamedTuple, Set, Union
+
+from kaldi_kd.gmm.symbols import LangError
+
+PathLike = Union[str, Path]
+
+
+class Arc(NamedTuple):
+    """One arc: source state, input label, output label, weight (cost), next state."""
+
+    src: int
+    ilabel: int
+    olabel: int
+    weight: float
+    dst: int
+
+
+def read_fst(path: PathLike):
+    """Read an OpenFST binary StdVectorFst (vector or const) as a StdVectorFst.
+
+    Raises:
+        LangError: when ``path`` is missing or not a readable FST.
+    """
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    path = Path(path)
+    if not path.is_file():
+        raise LangError(f"expected FST {path} to exist")
+    try:
+        fst = kaldifst.StdVectorFst.read(str(path))
+    except Exception as e:  # the wheel may raise RuntimeError with OpenFST's message
+        raise LangError(f"{path}: cannot read as an OpenFST StdVectorFst ({e})") from None
+    if fst is None:  # OpenFST printed "Bad FST header" and returned null
+        raise LangError(f"{path}: cannot read as an OpenFST StdVectorFst (bad header?)")
+    return fst
+
+
+def fst_text(fst) -> List[List[str]]:
+    """The FST's fstprint lines, split into fields (arcs have 4-5 fields, finals 1-2)."""
+    return [line.split() for line in fst.to_str(show_weight_one=True).splitlines() if line]
+
+
+def iter_arcs(fst) -> Iterator[Arc]:
+    """Yield every arc of ``fst`` (in state order)."""
+    for f in fst_text(fst):
+        if len(f) >= 4:
+            yield Arc(int(f[0]), int(f[2]), int(f[3]), float(f[4]) if len(f) > 4 else 0.0, int(f[1]))
+
+
+def final_weights(fst) -> Dict[int, float]:
+    """State -> final cost, for final states."""
+    return {int(f[0]): (float(f[1]) if len(f) > 1 else 0.0) for f in fst_text(fst) if len(f) <= 2}
+
+
+def input_labels(fst) -> Set[int]:
+    """The set of input labels used on arcs."""
+    return {a.ilabel for a in iter_arcs(fst)}
+
+
+def output_labels(fst) -> Set[int]:
+    """The set of output labels used on arcs."""
+    return {a.olabel for a in iter_arcs(fst)}
+
+
+def relabel_input(fst, mapping: Dict[int, int]):
+    """Return a copy of ``fst`` with input labels mapped (unmapped labels kept).
+
+    With ``mapping = {d: 0 for d in disambig}`` this is Kaldi's
+    ``fstrmsymbols disambig.int`` (disambiguation symbols become epsilons).
+    """
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    out = kaldifst.StdVectorFst()
+    n = fst.num_states
+    for _ in range(n):
+        out.add_state()
+    if n == 0:
+        return out
+    out.start = fst.start
+    for f in fst_text(fst):
+        if len(f) >= 4:
+            il = int(f[2])
+            out.add_arc(int(f[0]), kaldifst.StdArc(mapping.get(il, il), int(f[3]),
+                                                   float(f[4]) if len(f) > 4 else 0.0, int(f[1])))
+        else:
+            out.set_final(int(f[0]), float(f[1]) if len(f) > 1 else 0.0)
+    return out
+
+
+def is_sorted(fst, by: str = "olabel") -> bool:
+    """Whether each state's arcs are sorted by ``by`` ("ilabel" or "olabel")."""
+    prev_state, prev = -1, -1
+    for a in iter_arcs(fst):
+        lab = a.olabel if by == "olabel" else a.ilabel
+        if a.src == prev_state and lab < prev:
+            return False
+        prev_state, prev = a.src, lab
+    return True

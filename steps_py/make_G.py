@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Train a Kneser-Ney n-gram on LM text and make lang_test = lang + G.fst (Kaldi's format_lm.sh).
+
+Usage: steps_py/make_G.py [options] <lm-text> [<lm-text>...] <lang-dir> <lang-test-dir>
+e.g.:  steps_py/make_G.py --order 3 data/train/text data/lang data/lang_test
+Files named 'text' are Kaldi transcripts (first field = utterance id); others are
+plain sentences.  Words not in <lang-dir>/words.txt become the OOV word (oov.txt).
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test
+from kaldi_kd.gmm.symbols import LangError
+
+
+def main() -> int:
+    d = NgramConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # options (defaults in one block: NgramConfig)
+    p.add_argument("--order", type=int, default=d.order, choices=[1, 2, 3, 4, 5])
+    p.add_argument("--has-ids", choices=["auto", "true", "false"], default="auto",
+                   help="first field of each LM text line is an utterance id; auto = files named 'text'")
+    p.add_argument("--check-lg", choices=["true", "false"], default="true" if d.check_lg else "false",
+                   help="check that det(L_disambig o G) terminates")
+    p.add_argument("lm_text", nargs="+")
+    p.add_argument("lang_dir")
+    p.add_argument("lang_test_dir")
+    args = p.parse_args()
+
+    out = Path(args.lang_test_dir)
+    (out / "log").mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        handlers=[logging.FileHandler(out / "log" / "make_G.log", mode="w"),
+                                  logging.StreamHandler()])
+    for f in ("words.txt", "oov.txt", "L_disambig.fst"):
+        if not (Path(args.lang_dir) / f).is_file():
+            logging.error("expected file %s to exist", Path(args.lang_dir) / f)
+            return 1
+    cfg = NgramConfig(order=args.order, check_lg=args.check_lg == "true",
+                      text_has_ids=None if args.has_ids == "auto" else args.has_ids == "true")
+    try:
+        make_lang_test(args.lm_text, args.lang_dir, out, cfg)
+    except (ArpaError, LangError) as e:
+        logging.error("%s", e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
