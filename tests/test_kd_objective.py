@@ -119,3 +119,21 @@ def test_setup_kd_rejects_mismatched_senone_vocab_and_bad_layer():
     cfg = KDConfig(aux_heads="subword@4", teachers={"subword": "exp/lm_subword"})
     with pytest.raises(ValueError, match="out of range"):
         setup_kd(cfg, model, segments, loader=_loader)
+
+
+@pytest.mark.parametrize("top_k", [None, 3])
+def test_partial_engine_rows_without_segments_get_no_targets(top_k):
+    from kaldi_kd.kd.segments import PartialEngine
+    from kaldi_kd.kd.soft_targets import SoftTargetEngine
+
+    utts, feats, align, segments = _data()
+    full = SoftTargetEngine(_loader("exp/lm_monophone", "cpu"), segments["monophone"], tau=2.0, top_k=top_k)
+    part = PartialEngine(SoftTargetEngine(full.teacher, {u: s for u, s in segments["monophone"].items() if u != "u1"},
+                                          tau=2.0, top_k=top_k))
+    starts, lengths = torch.tensor([0, 0, 3]), torch.tensor([20, 20, 15])
+    a = full.targets(["u0", "u1", "u2"], starts, 20, "cpu", lengths=lengths)
+    b = part.targets(["u0", "u1", "u2"], starts, 20, "cpu", lengths=lengths)
+    assert not b.mask[1].any() and torch.equal(b.mask[[0, 2]], a.mask[[0, 2]])
+    got = b.probs if top_k is None else b.topk_values
+    want = a.probs if top_k is None else a.topk_values
+    assert torch.allclose(got[[0, 2]], want[[0, 2]], atol=1e-6) and torch.all(got[1] == 0)

@@ -21,6 +21,7 @@ from torch import nn
 from kaldi_kd.am.heads import add_aux_heads, check_layers
 from kaldi_kd.kd.config import KDConfig, KDConfigError
 from kaldi_kd.kd.objective import KDObjective
+from kaldi_kd.kd.segments import PartialEngine
 from kaldi_kd.kd.soft_targets import SoftTargetEngine
 
 log = logging.getLogger("kaldi_kd.kd")
@@ -41,8 +42,9 @@ def build_engines(
     device: Union[str, torch.device] = "cpu",
     loader: TeacherLoader = _default_loader,
     cache: bool = True,
-) -> Dict[str, SoftTargetEngine]:
-    """One SoftTargetEngine per unit the config needs.
+) -> Dict[str, PartialEngine]:
+    """One SoftTargetEngine per unit the config needs (wrapped: utterances without
+    segments get no soft targets instead of an error).
 
     Raises:
         KDConfigError: when a unit's segments are missing.
@@ -52,9 +54,9 @@ def build_engines(
         if unit not in segments:
             raise KDConfigError(f"no {unit} segments for the training data (needed by the {unit} teacher)")
         teacher = loader(cfg.teachers[unit], device)
-        engines[unit] = SoftTargetEngine(
+        engines[unit] = PartialEngine(SoftTargetEngine(
             teacher, dict(segments[unit]), tau=cfg.tau(unit), top_k=cfg.top_k, subsampling=subsampling, cache=cache
-        )
+        ))
         log.info("teacher %s: %s (kind %s, vocab %d, tau %.2f, top_k %s)", unit, cfg.teachers[unit],
                  getattr(teacher, "kind", "?"), teacher.vocab_size, cfg.tau(unit), cfg.top_k)
     return engines
