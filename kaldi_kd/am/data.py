@@ -27,7 +27,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from kaldi_kd.data.tables import ScpReader, read_int_vectors, read_table
+from kaldi_kd.data.features import FeatureReader
+from kaldi_kd.data.tables import read_int_vectors, read_table
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -107,101 +108,43 @@ class FrameCountError(ValueError):
 # ---------------------------------------------------------------------------
 # features
 
-def _read_kv(path: Path) -> Dict[str, str]:
-    out: Dict[str, str] = {}
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            parts = line.split(maxsplit=1)
-            if not parts:
-                continue
-            if len(parts) != 2:
-                raise ValueError(f"{path}:{n}: expected '<key> <value>', got {line.strip()!r}")
-            out[parts[0]] = parts[1].strip()
-    return out
-
-
-def _data_transforms():
-    """The data area's loader-side transforms (branch data), or None before it is merged."""
-    try:
-        from kaldi_kd.data import transforms  # type: ignore
-    except ImportError:
-        return None
-    return transforms
-
-
-def apply_cmvn_stats(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = False) -> np.ndarray:
-    """Kaldi ``apply-cmvn`` with a (2, F+1) stats matrix (sums | count; sums of squares)."""
-    t = _data_transforms()
-    if t is not None and hasattr(t, "apply_cmvn"):
-        return np.asarray(t.apply_cmvn(feats, stats, norm_vars=norm_vars), dtype=np.float32)
-    count = float(stats[0, -1])
-    if count <= 0:
-        raise ValueError("CMVN stats with zero count")
-    mean = stats[0, :-1] / count
-    out = feats - mean
-    if norm_vars:
-        var = np.maximum(stats[1, :-1] / count - mean ** 2, 1e-10)
-        out = out / np.sqrt(var)
-    return out.astype(np.float32)
-
-
 class FeatureSource:
-    """utt -> processed float32 (T, F) features of a Kaldi data dir (CMVN, deltas, splicing).
+    """utt -> processed float32 (T, F) features of a Kaldi data dir.
 
-    Random access through ``feats.scp``; per-speaker ``cmvn.scp`` via ``utt2spk``.
-    Deltas and splicing use :mod:`kaldi_kd.data.transforms` (branch data).
+    A thin layer over :class:`kaldi_kd.data.features.FeatureReader` (per-speaker CMVN
+    from ``cmvn.scp``, deltas, splicing, as configured in :class:`DataConfig`) that also
+    gives frame counts.
 
     Raises:
-        FileNotFoundError: naming ``feats.scp``/``cmvn.scp``/``utt2spk`` when needed and missing.
+        FileNotFoundError: naming ``feats.scp`` when it is missing.
+        FeatureError: (from the data layer) naming file and utterance otherwise.
     """
 
     def __init__(self, data_dir: PathLike, cfg: DataConfig):
         self.data_dir = Path(data_dir)
-        self.cfg = cfg
-        feats_scp = self.data_dir / "feats.scp"
-        if not feats_scp.exists():
-            raise FileNotFoundError(f"expected file {feats_scp} to exist")
-        self.feats = ScpReader(feats_scp)
-        self.cmvn: Optional[ScpReader] = None
-        self.utt2spk: Dict[str, str] = {}
-        if cfg.cmvn:
-            for name in ("cmvn.scp", "utt2spk"):
-                if not (self.data_dir / name).exists():
-                    raise FileNotFoundError(f"expected file {self.data_dir / name} to exist (cmvn: true)")
-            self.cmvn = ScpReader(self.data_dir / "cmvn.scp")
-            self.utt2spk = _read_kv(self.data_dir / "utt2spk")
-        if (cfg.deltas or cfg.splice_left or cfg.splice_right) and _data_transforms() is None:
-            raise RuntimeError("deltas/splicing need kaldi_kd.data.transforms (branch data)")
+        if not (self.data_dir / "feats.scp").exists():
+            raise FileNotFoundError(f"expected file {self.data_dir / 'feats.scp'} to exist")
+        self.reader = FeatureReader(self.data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas,
+                                    splice=(cfg.splice_left, cfg.splice_right),
+                                    norm_vars=cfg.norm_vars)
 
     def utts(self) -> List[str]:
-        return list(self.feats.keys())
+        return self.reader.utts
 
     def __getitem__(self, utt: str) -> np.ndarray:
-        x = self.feats[utt].astype(np.float32)
-        if self.cmvn is not None:
-            spk = self.utt2spk.get(utt)
-            if spk is None:
-                raise KeyError(f"{self.data_dir / 'utt2spk'}: no speaker for utterance '{utt}'")
-            x = apply_cmvn_stats(x, self.cmvn[spk], self.cfg.norm_vars)
-        t = _data_transforms()
-        if self.cfg.deltas:
-            x = np.asarray(t.add_deltas(x, order=self.cfg.deltas), dtype=np.float32)
-        if self.cfg.splice_left or self.cfg.splice_right:
-            x = np.asarray(t.splice(x, self.cfg.splice_left, self.cfg.splice_right), dtype=np.float32)
-        return x
+        return self.reader[utt]
 
     def num_frames(self) -> Dict[str, int]:
         """utt -> frame count, from ``utt2num_frames`` when present, else by reading."""
-        path = self.data_dir / "utt2num_frames"
-        if path.exists():
-            return {k: int(v) for k, v in _read_kv(path).items()}
+        if (self.data_dir / "utt2num_frames").exists():
+            return self.reader.dir.utt2num_frames()
         return {utt: int(arr.shape[0]) for utt, arr in
                 tqdm(read_table(f"scp:{self.data_dir / 'feats.scp'}"), desc="frame counts",
                      disable=None, leave=False)}
 
     @property
     def dim(self) -> int:
-        return int(self[next(iter(self.feats))].shape[1])
+        return int(self.reader.dim)
 
 
 # ---------------------------------------------------------------------------
