@@ -10,7 +10,7 @@ Usage:
     train_kd.py [options] <train-data-dir> <ali-dir> <exp-dir>
 e.g.:
     # hierarchical KD: three teachers, heads at layers 2, 4, 6
-    train_kd.py --config conf/am_tdnn.yaml --lang data/lang \\
+    train_kd.py --config conf/am_tdnn.yaml --units-dir exp/tri1_ali/units \\
         --aux-heads monophone@2,senone@4,subword@6 --kd-lambda 1.0 --kd-tau 2.0 \\
         --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone \\
         --teacher subword=exp/lm_subword data/train exp/tri1_ali exp/tdnn_hier
@@ -46,9 +46,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from <exp-dir>/checkpoints (saved configs)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="override a TrainConfig value, e.g. --opt seed=2 (repeatable)")
-    p.add_argument("--lang", default=None, help="lang dir (needed by monophone and subword teachers)")
+    p.add_argument("--units-dir", default=None,
+                   help="unit segments from ali_to_units.py (default: <ali-dir>/units when it exists)")
+    p.add_argument("--lang", default=None, help="lang dir (to compute segments when there is no units dir)")
     p.add_argument("--spm-model", default=None,
-                   help="sentencepiece model of the subword teacher (default: <subword-teacher>/spm.model)")
+                   help="sentencepiece model (subword segments without a units dir; default <subword-teacher>/spm.model)")
     add_kd_arguments(p)
     p.add_argument("data_dir", metavar="<train-data-dir>")
     p.add_argument("ali_dir", metavar="<ali-dir>")
@@ -60,13 +62,6 @@ def check_inputs(args, kd: KDConfig) -> None:
     data_dir, ali_dir = Path(args.data_dir), Path(args.ali_dir)
     need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
     need += [Path(d) / "teacher.pt" for d in kd.teachers.values()]
-    units = kd.needed_units()
-    if {"monophone", "subword"} & set(units):
-        if not args.lang:
-            sys.exit("train_kd.py: monophone/subword teachers need --lang <lang-dir>")
-        need.append(Path(args.lang) / "phones.txt")
-    if "subword" in units:
-        need.append(data_dir / "text")
     for f in need:
         if not f.exists():
             sys.exit(f"train_kd.py: expected file {f} to exist")
@@ -74,20 +69,19 @@ def check_inputs(args, kd: KDConfig) -> None:
         sys.exit(f"train_kd.py: expected files {ali_dir}/ali.*.gz to exist")
 
 
-def load_segments(args, kd: KDConfig, utts):
-    """unit -> utt -> Segments for the units the config needs."""
-    from kaldi_kd.gmm.model_io import read_transition_model
-    from kaldi_kd.kd.segments import find_spm_model, read_text, unit_segments
+def load_segments(args, kd: KDConfig):
+    """(unit -> utt -> Segments, unit -> vocabulary size) for the units the config needs."""
+    from kaldi_kd.kd.segments import find_spm_model, training_segments
 
     units = kd.needed_units()
-    sp = text = None
-    if "subword" in units:
-        from kaldi_kd.units.spm import load_spm
-
-        sp = load_spm(args.spm_model or find_spm_model(kd.teachers["subword"]))
-        text = read_text(Path(args.data_dir) / "text")
-    tm = read_transition_model(str(Path(args.ali_dir) / "final.mdl"))
-    return unit_segments(units, args.ali_dir, tm, args.lang, text, sp, utts=utts)
+    units_dir = args.units_dir or Path(args.ali_dir) / "units"
+    spm = args.spm_model
+    if spm is None and "subword" in units and args.lang:
+        spm = find_spm_model(kd.teachers["subword"])
+    try:
+        return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"train_kd.py: {e}")
 
 
 def main(argv=None) -> int:
@@ -109,11 +103,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("kaldi_kd").info("%s", " ".join(sys.argv))
+    segments, sizes = load_segments(args, kd) if kd.enabled else ({}, {})
     setup = prepare_training(args.data_dir, args.ali_dir, exp_dir, cfg)
-    segments = load_segments(args, kd, setup.data.train_utts + setup.data.valid_utts) if kd.enabled else {}
     from kaldi_kd.kd.train import run_kd_training
 
-    summary = run_kd_training(setup, cfg, kd, exp_dir, segments, resume=args.resume)
+    summary = run_kd_training(setup, cfg, kd, exp_dir, segments, resume=args.resume, vocab_sizes=sizes)
     if rank == 0:
         print(f"train_kd.py: {summary['step']} steps, best valid CE {summary['best_valid_ce']:.4f}; "
               f"models in {exp_dir}/best.pt, {exp_dir}/final.pt (no auxiliary heads)")

@@ -138,6 +138,30 @@ def test_train_kd_hierarchical_cli(world, tmp_path):
     assert torch.load(exp / "final.pt")["step"] == 8
 
 
+def test_train_kd_from_units_dir_checks_teacher_vocab(world, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    d = world["dir"]
+    units = tmp_path / "units"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, str(ROOT / "steps_py" / "ali_to_units.py"), "--levels", "senone,monophone",
+                    str(world["data"]), str(world["lang"]), str(world["ali"]), str(units)], check=True, env=env,
+                   capture_output=True)
+    cli = _load_cli("train_kd")
+    exp = tmp_path / "mono"
+    args = TRAIN_OPTS + ["--units-dir", str(units), "--aux-heads", "monophone@2", "--teacher",
+                         f"monophone={d}/exp/lm_monophone", str(world["data"]), str(world["ali"]), str(exp)]
+    assert cli.main(args) == 0
+    assert "unit segments from" in (exp / "log" / "train.log").read_text()
+    # a teacher whose vocabulary is not the segments' is refused, naming both
+    with pytest.raises(Exception, match="has 12 units but the senone segments use"):
+        cli.main(TRAIN_OPTS + ["--units-dir", str(units), "--aux-heads", "senone@2", "--teacher",
+                               f"senone={d}/exp/lm_monophone", str(world["data"]), str(world["ali"]),
+                               str(tmp_path / "bad")])
+
+
 def test_train_kd_without_kd_options_is_ce(world, tmp_path):
     cli = _load_cli("train_kd")
     exp = tmp_path / "ce"

@@ -42,18 +42,28 @@ def build_engines(
     device: Union[str, torch.device] = "cpu",
     loader: TeacherLoader = _default_loader,
     cache: bool = True,
+    vocab_sizes: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, PartialEngine]:
     """One SoftTargetEngine per unit the config needs (wrapped: utterances without
     segments get no soft targets instead of an error).
 
+    Args:
+        vocab_sizes: unit -> size of the segments' vocabulary; checked against the teacher's.
+
     Raises:
-        KDConfigError: when a unit's segments are missing.
+        KDConfigError: when a unit's segments are missing or the teacher's vocabulary
+            differs from the segments'.
     """
     engines = {}
     for unit in cfg.needed_units():
         if unit not in segments:
             raise KDConfigError(f"no {unit} segments for the training data (needed by the {unit} teacher)")
         teacher = loader(cfg.teachers[unit], device)
+        if vocab_sizes and unit in vocab_sizes and int(vocab_sizes[unit]) != teacher.vocab_size:
+            raise KDConfigError(
+                f"{unit} teacher {cfg.teachers[unit]} has {teacher.vocab_size} units but the {unit} segments "
+                f"use {vocab_sizes[unit]} (teacher trained on another lang/tree/sentencepiece model?)"
+            )
         engines[unit] = PartialEngine(SoftTargetEngine(
             teacher, dict(segments[unit]), tau=cfg.tau(unit), top_k=cfg.top_k, subsampling=subsampling, cache=cache
         ))
@@ -70,6 +80,7 @@ def setup_kd(
     loader: TeacherLoader = _default_loader,
     add_heads: bool = True,
     cache: bool = True,
+    vocab_sizes: Optional[Mapping[str, int]] = None,
 ) -> KDObjective:
     """Validate ``cfg``, load its teachers, add the aux heads to ``model``, return the objective.
 
@@ -81,6 +92,7 @@ def setup_kd(
         loader: ``(exp_dir, device) -> Teacher`` (default :func:`kaldi_kd.lm.load_teacher`).
         add_heads: False when the heads are already there (resuming from a checkpoint).
         cache: let engines keep per-utterance targets in CPU memory after the first epoch.
+        vocab_sizes: unit -> vocabulary size of the segments (checked against the teachers).
 
     Raises:
         KDConfigError: bad config, or the senone teacher's vocabulary differs from the
@@ -89,7 +101,7 @@ def setup_kd(
     cfg.validate()
     specs = cfg.specs
     check_layers(specs, len(model.layer_dims))
-    engines = build_engines(cfg, segments, getattr(model, "subsampling", 1), device, loader, cache)
+    engines = build_engines(cfg, segments, getattr(model, "subsampling", 1), device, loader, cache, vocab_sizes)
     if cfg.interp_alpha > 0:
         num_pdfs = getattr(model, "num_pdfs", None)
         if num_pdfs is not None and engines["senone"].vocab_size != num_pdfs:

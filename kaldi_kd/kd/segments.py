@@ -1,16 +1,14 @@
-"""Per-utterance unit segments of the AM's training data, for the teachers' soft targets.
+"""Unit segments of the AM's training data for the teachers' soft targets.
 
-Glue over :mod:`kaldi_kd.units.alignment` (which owns the unit definitions): reads the
-transition-id alignments of ``<ali-dir>/ali.*.gz`` once and gives, per unit level the
-KD config needs, utterance -> :class:`~kaldi_kd.units.segments.Segments`:
+Two sources, both owned by :mod:`kaldi_kd.units` (this module only picks one):
 
-- senone: needs the transition model (``<ali-dir>/final.mdl``);
-- monophone: also the lang dir (phone -> base-phone map, as the teacher's vocabulary);
-- subword: also the lang dir, the transcripts (``<data-dir>/text``) and the teacher's
-  sentencepiece model.
+- a units dir written by ``steps_py/ali_to_units.py`` (``<ali-dir>/units/<level>/``
+  with ``units.txt``, ``units.gz``, ``ends.gz``), read with ``load_unit_segments``;
+- otherwise computed from ``<ali-dir>/ali.*.gz`` with ``alignment_segments`` (needs the
+  lang dir, the transcripts and, for subwords, the sentencepiece model).
 
-Utterances whose segments cannot be built (e.g. transcript and alignment disagree) are
-skipped with a warning; they then get no soft target (mask False) but keep their CE.
+Utterances without segments (alignment and transcript disagree) get no soft targets
+(:class:`PartialEngine`, mask False) and keep their CE.
 """
 
 from __future__ import annotations
@@ -18,29 +16,21 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
-from kaldi_kd.data.tables import read_int_vectors
-from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments,
-                                      phone_instances, senone_segments, subword_segments, word_spans)
 from kaldi_kd.units.segments import Segments
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger("kaldi_kd.kd")
 
 
-def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
-    """utt -> int32 transition-ids from every ``ali.N.gz`` of ``ali_dir``."""
-    files = sorted(Path(ali_dir).glob("ali.*.gz"), key=lambda p: int(p.name.split(".")[1]))
-    if not files:
-        raise FileNotFoundError(f"expected files {ali_dir}/ali.*.gz to exist")
-    out: Dict[str, np.ndarray] = {}
-    for path in files:
-        for utt, tids in read_int_vectors(str(path)):
-            out[utt] = np.asarray(tids, dtype=np.int32).copy()
-    return out
+def find_spm_model(teacher_dir: PathLike) -> Path:
+    """The sentencepiece model of a subword teacher: ``<dir>/spm.model`` or ``<dir>/*.model``."""
+    d = Path(teacher_dir)
+    for c in [d / "spm.model"] + sorted(d.glob("*.model")):
+        if c.is_file():
+            return c
+    raise FileNotFoundError(f"expected a sentencepiece model {d}/spm.model (pass --spm-model)")
 
 
 def read_text(path: PathLike) -> Dict[str, list]:
@@ -53,79 +43,58 @@ def read_text(path: PathLike) -> Dict[str, list]:
     return out
 
 
-def find_spm_model(teacher_dir: PathLike) -> Path:
-    """The sentencepiece model of a subword teacher: ``<dir>/spm.model`` or ``<dir>/*.model``."""
-    d = Path(teacher_dir)
-    cands = [d / "spm.model"] + sorted(d.glob("*.model"))
-    for c in cands:
-        if c.is_file():
-            return c
-    raise FileNotFoundError(f"expected a sentencepiece model {d}/spm.model (pass --spm-model)")
-
-
-def unit_segments(
-    units: Sequence[str],
+def training_segments(
+    levels: Sequence[str],
     ali_dir: PathLike,
-    trans_model,
+    units_dir: Optional[PathLike] = None,
     lang_dir: Optional[PathLike] = None,
-    text: Optional[Mapping[str, Sequence[str]]] = None,
-    sp=None,
-    utts: Optional[Iterable[str]] = None,
-) -> Dict[str, Dict[str, Segments]]:
-    """unit -> utt -> Segments for the requested unit levels.
+    data_dir: Optional[PathLike] = None,
+    spm_model: Optional[PathLike] = None,
+) -> Tuple[Dict[str, Dict[str, Segments]], Dict[str, int]]:
+    """(level -> utt -> Segments, level -> vocabulary size) for the levels KD needs.
 
     Args:
-        units: subset of ("senone", "monophone", "subword").
-        ali_dir: dir with ``ali.*.gz`` (transition-ids).
-        trans_model: the alignment's TransitionModel.
-        lang_dir: needed for monophone and subword.
-        text: utt -> words, needed for subword.
-        sp: sentencepiece processor, needed for subword.
-        utts: restrict to these utterances (default: every aligned one).
+        levels: unit levels.
+        ali_dir: alignment dir (``final.mdl``, ``ali.*.gz``).
+        units_dir: a units dir from ali_to_units.py; used when it has every level.
+        lang_dir, data_dir, spm_model: needed to compute segments without a units dir.
 
     Raises:
-        ValueError / FileNotFoundError: naming what a level needs and is missing.
+        FileNotFoundError / ValueError: naming what is missing.
     """
-    alis = read_alignments(ali_dir)
-    keep = sorted(alis) if utts is None else [u for u in utts if u in alis]
-    tt = TransitionTables.from_model(trans_model)
-    lang = phone_map = None
-    if {"monophone", "subword"} & set(units):
-        if lang_dir is None:
-            raise ValueError("monophone/subword segments need the lang dir (--lang)")
-        from kaldi_kd.units.lang_info import load_lang_info
-        from kaldi_kd.units.vocab import monophone_vocab, subword_vocab
+    if units_dir is not None and all((Path(units_dir) / lv / "units.gz").exists() for lv in levels):
+        from kaldi_kd.lm.corpus import read_vocab
+        from kaldi_kd.units.io import load_unit_segments
 
-        lang = load_lang_info(lang_dir)
-        _, phone_map = monophone_vocab(lang)
-    if "subword" in units and (text is None or sp is None):
-        raise ValueError("subword segments need the transcripts (<data-dir>/text) and a sentencepiece model")
-    out: Dict[str, Dict[str, Segments]] = {u: {} for u in units}
-    skipped: Dict[str, int] = {u: 0 for u in units}
-    for utt in keep:
-        ali = alis[utt]
-        for unit in units:
-            try:
-                if unit == "senone":
-                    seg = senone_segments(ali, tt, utt)
-                elif unit == "monophone":
-                    seg = monophone_segments(ali, tt, phone_map, utt)
-                else:
-                    if utt not in text:
-                        raise AlignmentError(f"{utt}: no transcript")
-                    spans = word_spans(phone_instances(ali, tt, utt), lang, text[utt], utt)
-                    seg = subword_segments(spans, sp, subword_vocab(sp).sil_id)
-            except (AlignmentError, KeyError) as e:
-                skipped[unit] += 1
-                if skipped[unit] <= 5:
-                    log.warning("%s segments: %s (utterance gets no %s soft targets)", unit, e, unit)
-                continue
-            out[unit][utt] = seg
-    for unit in units:
-        log.info("%s segments for %d of %d utterances (%d skipped)", unit, len(out[unit]), len(keep), skipped[unit])
-        if keep and not out[unit]:
-            raise ValueError(f"no {unit} segments could be built from {ali_dir} (see the warnings)")
-    return out
+        log.info("unit segments from %s", units_dir)
+        sizes = {lv: len(read_vocab(Path(units_dir) / lv / "units.txt")) for lv in levels}
+        return load_unit_segments(units_dir, levels), sizes
+    if lang_dir is None or data_dir is None:
+        raise FileNotFoundError(
+            f"no units dir with {', '.join(levels)} (steps_py/ali_to_units.py) and no --lang to compute them"
+        )
+    from kaldi_kd.data.tables import read_int_vectors
+    from kaldi_kd.gmm.model_io import read_transition_model
+    from kaldi_kd.units.from_alignments import alignment_segments, level_vocab
+    from kaldi_kd.units.lang_info import load_lang_info
+
+    sp = None
+    if "subword" in levels:
+        from kaldi_kd.units.spm import load_spm
+
+        if spm_model is None:
+            raise FileNotFoundError("subword segments need the sentencepiece model (--spm-model)")
+        sp = load_spm(spm_model)
+    lang = load_lang_info(lang_dir)
+    tm = read_transition_model(str(Path(ali_dir) / "final.mdl"))
+    files = sorted(Path(ali_dir).glob("ali.*.gz"), key=lambda p: int(p.name.split(".")[1]))
+    items = ((u, a.copy()) for f in files for u, a in read_int_vectors(str(f)))
+    segs, failed = alignment_segments(items, read_text(Path(data_dir) / "text"), lang, tm, list(levels), sp)
+    for lv in levels:
+        log.info("%s segments for %d utterances (%d failed)", lv, len(segs[lv]), len(failed))
+        if not segs[lv]:
+            raise ValueError(f"no {lv} segments could be built from {ali_dir} (see the warnings)")
+    return segs, {lv: len(level_vocab(lv, lang, tm, sp)) for lv in levels}
 
 
 class PartialEngine:

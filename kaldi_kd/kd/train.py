@@ -60,6 +60,7 @@ def run_kd_training(
     segments: Optional[Mapping[str, Mapping[str, Any]]] = None,
     resume: bool = False,
     loader: TeacherLoader = _default_loader,
+    vocab_sizes: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, Any]:
     """Train ``setup.model`` with distillation as configured; return the loop's summary.
 
@@ -72,6 +73,7 @@ def run_kd_training(
             (needed when ``kd_cfg.enabled``).
         resume: continue from the newest checkpoint.
         loader: teacher loader (tests pass a fake).
+        vocab_sizes: unit -> vocabulary size of the segments (checked against the teachers).
     """
     exp_dir = Path(exp_dir)
     kd_cfg.validate()
@@ -81,7 +83,7 @@ def run_kd_training(
         log.info("no auxiliary heads and interp_alpha 0: plain CE training")
         objective: Any = CEObjective()
     else:
-        objective = setup_kd(kd_cfg, setup.model, segments or {}, device, loader)
+        objective = setup_kd(kd_cfg, setup.model, segments or {}, device, loader, vocab_sizes=vocab_sizes)
         log.info("KD: heads %s, lambdas %s, taus %s, interp_alpha %.3f, top_k %s",
                  format_aux_heads(head_specs(setup.model)) or "-", objective.lambdas, objective.taus,
                  kd_cfg.interp_alpha, kd_cfg.top_k)
