@@ -1,0 +1,1 @@
+"""Offline corpora: public-domain LM text and synthesised read speech."""
