@@ -1,1 +1,1 @@
-"""Offline corpora: public-domain LM text and synthesised read speech."""
+"""Offline corpora: TTS helpers, data dir writing, the digits corpus."""
