@@ -3,6 +3,7 @@
 Layout of ``out_dir`` (written by :func:`build_lm_text`):
 
     sources/<name>.txt.gz   normalised sentences of one source (cached; a rerun reuses it)
+    excluded.txt            sentences kept out (dev/test prompts; see exclude_from_lm_text)
     lm_text.txt.gz          all sources merged: one sentence per line, each sentence once,
                             excluded sentences (dev/test prompts) removed
     word_counts.json        per-source sentences and words (normalised, kept after merge)
@@ -165,6 +166,25 @@ def merge_lm_text(out_dir: PathLike, sources: List[str],
     return counts
 
 
+def exclude_from_lm_text(out_dir: PathLike, exclude: Set[str]) -> Dict[str, Dict[str, int]]:
+    """Re-merge ``out_dir``'s cached sources into ``lm_text.txt.gz`` without ``exclude``
+    (sources in the order of ``out_dir/config.yaml``) and save the list as ``excluded.txt``.
+
+    Raises:
+        FileNotFoundError: naming ``config.yaml`` when the LM text was never built.
+    """
+    out_dir = Path(out_dir)
+    conf = out_dir / "config.yaml"
+    if not conf.is_file():
+        raise FileNotFoundError(f"{conf}: expected file to exist (run prepare_lm_text.py first)")
+    sources = yaml.safe_load(conf.read_text())["sources"]
+    write_sentences(out_dir / "excluded.txt", sorted(exclude))
+    counts = merge_lm_text(out_dir, sources, exclude)
+    log.info("%s: %d excluded sentences removed, %d words left", out_dir / "lm_text.txt.gz",
+             counts["total"]["excluded"], counts["total"]["kept_words"])
+    return counts
+
+
 def read_exclude(path: Optional[PathLike]) -> Set[str]:
     """Normalised sentences of an exclusion list (one per line; ``<utt-id> words`` also
     accepted when the first token is not uppercase). Missing/None -> empty set."""
@@ -184,7 +204,8 @@ def build_lm_text(out_dir: PathLike, cfg: LMTextConfig,
     Args:
         out_dir: output directory (created).
         cfg: the build options; saved as ``config.yaml``.
-        exclude_file: optional list of sentences to keep out of the LM text.
+        exclude_file: optional list of sentences to keep out of the LM text (in addition
+            to ``out_dir/excluded.txt`` left by an earlier corpus build).
     Returns:
         the word counts of :func:`merge_lm_text`.
     """
@@ -195,7 +216,9 @@ def build_lm_text(out_dir: PathLike, cfg: LMTextConfig,
     start = time.time()
     for name in cfg.sources:
         extract_source(name, out_dir, cfg)
-    counts = merge_lm_text(out_dir, cfg.sources, read_exclude(exclude_file))
+    # a rerun keeps out what make_synth_corpus excluded earlier (out_dir/excluded.txt)
+    exclude = read_exclude(exclude_file) | read_exclude(out_dir / "excluded.txt")
+    counts = merge_lm_text(out_dir, cfg.sources, exclude)
     for name, c in counts.items():
         log.info("%-10s sentences %8d words %9d kept sentences %8d kept words %9d excluded %d",
                  name, c["sentences"], c["words"], c["kept_sentences"], c["kept_words"], c["excluded"])
