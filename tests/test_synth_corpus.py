@@ -166,3 +166,11 @@ def test_pitch_perturbation_changes_audio(tmp_path):
         return float(np.median(f0s))
     ratio = median_f0(tmp_path / "b.wav") / median_f0(tmp_path / "a.wav")
     assert 1.1 < ratio < 1.3  # +300 cents = x1.19
+
+
+def test_identical_voices_are_refused():
+    from kaldi_kd.corpus.synth_corpus import check_distinct
+    _need_tools(["espeak-ng:en-us", "flite:slt"])
+    check_distinct(["espeak-ng:en-us", "espeak-ng:en-us+m3", "flite:slt"])
+    with pytest.raises(ValueError, match="espeak-ng:en-us and espeak-ng:en-us\\+nosuchvariant produce identical"):
+        check_distinct(["espeak-ng:en-us", "espeak-ng:en-us+nosuchvariant"])

@@ -20,9 +20,11 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import random
+import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from kaldi_kd.corpus.datadir_writer import Utterance, write_data_dir
 from kaldi_kd.corpus.digits import check_voices, speaker_id
 from kaldi_kd.corpus.prompts import PromptConfig, PromptPool
 from kaldi_kd.corpus.lm_text import exclude_from_lm_text
-from kaldi_kd.corpus.tts import Perturb, SynthJob, TTSError, Voice, synthesize_many
+from kaldi_kd.corpus.tts import Perturb, SynthJob, TTSError, Voice, synthesize, synthesize_many
 from kaldi_kd.corpus.vocab import write_vocab
 from kaldi_kd.data.atomic import write_text_atomic
 
@@ -56,6 +58,7 @@ class SynthCorpusConfig:
         exclude_sets: sets whose prompts are written to the excluded-sentences list.
         vocab_size: top-N LM-text words in the vocabulary (transcript words are always added).
         num_workers: parallel synthesis processes (0 = all CPUs).
+        check_distinct: synthesise a probe phrase per voice and refuse voices that sound identical.
     """
 
     seed: int = 1
@@ -65,8 +68,9 @@ class SynthCorpusConfig:
     train_voices: List[str] = field(default_factory=lambda: [
         "flite:rms", "flite:awb", "flite:slt", "festival:ked_diphone",
         "festival:cmu_us_slt_arctic_hts", "espeak-ng:en-us+m3", "espeak-ng:en+f2",
-        "espeak-ng:en-gb+m1", "espeak-ng:en-us+f3"])
-    dev_voices: List[str] = field(default_factory=lambda: ["flite:kal16", "espeak-ng:en-gb+f4"])
+        "espeak-ng:en-gb-scotland+m1", "espeak-ng:en-us+f3"])
+    # (espeak-ng ignores variants on the plain "en-gb" voice: en-gb+f4 == en-gb; see check_distinct)
+    dev_voices: List[str] = field(default_factory=lambda: ["flite:kal16", "espeak-ng:en-gb-x-rp+f4"])
     test_voices: List[str] = field(default_factory=lambda: ["festival:kal_diphone", "espeak-ng:en-us+m7"])
     train_perturbs: List[Tuple[float, float]] = field(default_factory=lambda: [
         (1.0, 0.0), (0.9, 0.0), (1.1, 0.0), (1.0, 200.0), (1.0, -200.0)])
@@ -77,6 +81,7 @@ class SynthCorpusConfig:
     exclude_sets: List[str] = field(default_factory=lambda: ["dev", "test"])
     vocab_size: int = 20000
     num_workers: int = 0
+    check_distinct: bool = True
     prompts: PromptConfig = field(default_factory=PromptConfig)
 
     def check(self) -> None:
@@ -186,6 +191,22 @@ def check_all_voices(cfg: SynthCorpusConfig) -> None:
                        f"festvox-kdlpc16k, festvox-us-slt-hts; have: {' '.join(sorted(have)) or 'none'})")
 
 
+def check_distinct(voices: List[str], probe: str = "glue the sheet to the dark blue background") -> None:
+    """Raise ValueError naming voices that render ``probe`` to identical audio (an engine
+    silently ignoring a variant or falling back to its default voice).
+    """
+    seen: Dict[bytes, str] = {}
+    with tempfile.TemporaryDirectory(prefix="voices_") as tmp:
+        for i, spec in enumerate(voices):
+            wav = Path(tmp) / f"{i}.wav"
+            synthesize(Voice.parse(spec), probe, wav, Perturb(pad=0.0))
+            digest = hashlib.sha1(wav.read_bytes()).digest()
+            if digest in seen:
+                raise ValueError(f"voices {seen[digest]} and {spec} produce identical audio "
+                                 f"(the engine ignores the difference); choose another voice")
+            seen[digest] = spec
+
+
 def synthesize_set(name: str, plan: List[Tuple[Utterance, SynthJob]], data_dir: Path,
                    num_workers: int) -> Dict[str, float]:
     """Render a set (existing wavs kept) and write its data dir; return speaker -> seconds."""
@@ -212,6 +233,8 @@ def make_synth_corpus(db_dir: str, data_root: str, lm_dir: Optional[str],
     """
     cfg.check()
     check_all_voices(cfg)
+    if cfg.check_distinct:
+        check_distinct(cfg.train_voices + cfg.dev_voices + cfg.test_voices)
     root, local = Path(data_root), Path(data_root) / "local"
     local.mkdir(parents=True, exist_ok=True)
     write_text_atomic(local / "synth_corpus.yaml", cfg.to_yaml())
