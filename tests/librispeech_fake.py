@@ -5,7 +5,7 @@ Layout as openslr resources 11/12 ship it::
     <root>/LibriSpeech/SPEAKERS.TXT
     <root>/LibriSpeech/<part>/<spk>/<chapter>/<spk>-<chapter>.trans.txt, <spk>-<chapter>-NNNN.flac
     <root>/librispeech-lexicon.txt            WORD<TAB>P1 P2 ... (stressed ARPAbet)
-    <root>/3-gram.pruned.1e-7.arpa.gz         the "tgsmall" LM
+    <root>/3-gram.pruned.3e-7.arpa.gz         the "tgsmall" LM
     <root>/librispeech-lm-norm.txt.gz         LM corpus (one upper-case sentence a line)
 """
 
@@ -84,7 +84,7 @@ def write_tgsmall(root: Path) -> Path:
     from kaldi_kd.gmm.ngram import train_arpa
 
     arpa = train_arpa([s.split() for s in LM_SENTENCES], order=3)
-    out = root / "3-gram.pruned.1e-7.arpa.gz"
+    out = root / "3-gram.pruned.3e-7.arpa.gz"
     with gzip.open(out, "wt") as f:
         f.write(arpa)
     return out

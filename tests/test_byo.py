@@ -194,3 +194,77 @@ def test_kaldi_binaries_read_our_files(kaldi_run, tmp_path):
     out = k(f"compute-wer --mode=present ark:{tmp_path / 'ref.int'} ark:{tmp_path / 'hyp.int'}")
     wer = float(out.split("%WER")[1].split()[0])
     assert wer < 30.0, out  # separable synthetic features: the monophone GMM decodes well
+
+
+# ---------------------------------------------------------------- run_byo.sh
+RECIPE = ROOT / "egs" / "librispeech" / "s5"
+TINY_AM = """model: {type: tdnn, hidden_dim: 64, num_layers: 2, tdnn_context: [1, 1]}
+data: {max_frames: 2000, valid_fraction: 0.2}
+optim: {lr: 0.01, warmup_steps: 2}
+num_epochs: 25
+device: cpu
+bf16: false
+checkpoint_every: 1000
+log_every: 10
+"""
+TINY_LM = """kind: bidir
+d_model: 16
+n_heads: 2
+n_layers: 1
+d_ff: 32
+batch_size: 8
+max_steps: 20
+warmup_steps: 2
+checkpoint_every: 100
+valid_every: 10
+device: cpu
+"""
+
+
+def run_byo(run: Path, *extra: str) -> subprocess.CompletedProcess:
+    conf = run / "conf_tiny"
+    conf.mkdir(exist_ok=True)
+    (conf / "am.yaml").write_text(TINY_AM)
+    for u in ("senone", "monophone", "subword"):
+        (conf / f"lm_{u}.yaml").write_text(TINY_LM)
+    lm_text = run / "lm.txt"
+    lm_text.write_text("".join(line.split(maxsplit=1)[1] + "\n"
+                               for line in (run / "data" / "train" / "text").read_text().splitlines()))
+    data, ali, lang, graph = dirs(run)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    return subprocess.run(["bash", str(RECIPE / "run_byo.sh"), "--data", str(data), "--ali", str(ali),
+                           "--lang", str(lang), "--graph", str(graph), "--lm-text", str(lm_text),
+                           "--test-sets", str(data), "--exp", str(run / "exp" / "byo"), "--conf", str(conf),
+                           "--am-config", str(conf / "am.yaml"), "--spm-vocab-size", "12",
+                           "--aux-heads", "monophone@1,senone@2,subword@2", "--prior-floor", "0.01",
+                           "--nj", "1", *extra],
+                          cwd=RECIPE, env=env, capture_output=True, text=True)
+
+
+def test_run_byo_stops_before_training_on_mismatch(copy_run):
+    (copy_run / "exp" / "mono_ali" / "delta_opts").write_text("--delta-order=0\n")
+    res = run_byo(copy_run)
+    assert res.returncode != 0
+    assert "feature dimension mismatch" in res.stdout + res.stderr
+    assert not (copy_run / "exp" / "byo" / "spm").exists()  # nothing after the check ran
+
+
+@pytest.mark.slow
+def test_run_byo_end_to_end(copy_run):
+    """check -> units -> 3 teachers -> CE and KD AMs -> decode with the Kaldi graph -> score -> compare."""
+    res = run_byo(copy_run)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    byo = copy_run / "exp" / "byo"
+    assert "consistent" in (byo / "log" / "byo_check.log").read_text()
+    for u in ("senone", "monophone", "subword"):
+        assert (byo / f"lm_{u}" / "teacher.pt").is_file()
+        assert (byo / "units" / u / "units.gz").is_file()
+    kd_log = (byo / "am_kd" / "log" / "train.log").read_text()
+    assert "kd_senone" in kd_log and "kd_monophone" in kd_log and "kd_subword" in kd_log
+    for am in ("am_ce", "am_kd"):
+        best = (byo / am / "decode_train" / "scoring_kaldi" / "best_wer").read_text()
+        wer = float(best.split()[1])
+        assert wer < 20.0, best  # separable synthetic features: the hybrid AM decodes well
+    table = (byo / "compare_train.txt").read_text()
+    assert "am_ce/decode_train" in table and "am_kd/decode_train" in table
