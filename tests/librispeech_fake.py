@@ -26,6 +26,8 @@ CORPUS: Dict[str, List[Tuple[str, str, str, List[str]]]] = {
     ],
     "dev-clean": [("1272", "128104", "M", ["THE DOG RAN TO THE MAT", "A CAT IS GREEN"])],
     "test-clean": [("1089", "134686", "M", ["THE GREEN DOG SAT ON A PARK"])],
+    "dev-other": [("116", "288045", "M", ["A DOG IS ON THE MAT"])],
+    "test-other": [("1688", "142285", "M", ["THE CAT RAN"])],
 }
 VOICES = {"F": "slt", "M": "kal16"}
 # words of the corpus except ZORBLAX (a word the lexicon lacks: letter-to-sound)

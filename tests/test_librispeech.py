@@ -154,3 +154,66 @@ def test_malformed_corpus_errors_name_the_file(tmp_path):
         read_speakers_file(tmp_path / "S.TXT")
     with pytest.raises(LibriSpeechError, match="unknown flac decoder"):
         wav_command(part / "x.flac", "ffmpeg")
+
+
+def test_recipe_configs_load(tmp_path):
+    """conf/*.yaml of the recipe parse into the real config classes (no unknown keys)."""
+    from kaldi_kd.kd.ablation import AblationConfig
+    from kaldi_kd.lm.train import LMConfig
+    from kaldi_kd.train.config import load_config
+
+    for name in ("am_tdnn", "am_conformer", "am_blstm"):
+        cfg = load_config(RECIPE / "conf" / f"{name}.yaml")
+        cfg.model.validate()
+        assert cfg.bf16 and cfg.device == "auto"
+    assert load_config(RECIPE / "conf" / "am_tdnn.yaml").model.num_layers == 12
+    for u in ("senone", "monophone", "subword"):
+        assert LMConfig.from_yaml(RECIPE / "conf" / f"lm_{u}.yaml").kind == "bidir"
+    text = (RECIPE / "conf" / "kd_ablation.yaml").read_text()
+    (tmp_path / "abl.yaml").write_text(text.replace("@ALI@", "exp/tri2_ali").replace("@GRAPH@", "exp/tri2/graph"))
+    abl = AblationConfig.load(tmp_path / "abl.yaml")
+    assert abl.layers == {"monophone": 4, "senone": 8, "subword": 12} and abl.ali_dir == "exp/tri2_ali"
+    assert "train_kd.py" in abl.commands["train"] and "score" in abl.commands
+    for script in ("run.sh", "run_byo.sh"):
+        assert subprocess.run(["bash", "-n", str(RECIPE / script)]).returncode == 0
+
+
+def recipe_copy(tmp: Path) -> Path:
+    """A copy of egs/librispeech/s5 in ``tmp`` (scripts linked), so run.sh writes there."""
+    s5 = tmp / "s5"
+    s5.mkdir()
+    for name in ("run.sh", "run_byo.sh", "cmd.sh", "path.sh"):
+        (s5 / name).write_text((RECIPE / name).read_text())
+        (s5 / name).chmod(0o755)
+    (s5 / "conf").symlink_to(RECIPE / "conf")
+    (s5 / "local").symlink_to(ROOT / "local")
+    (s5 / "steps_py").symlink_to(ROOT / "steps_py")
+    return s5
+
+
+def run_recipe(s5: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", KALDI_KD_BACKEND="embedded")
+    return subprocess.run(["bash", str(s5 / "run.sh"), *args], cwd=s5, env=env, capture_output=True, text=True)
+
+
+def test_run_sh_stages_0_to_3_on_fake_corpus(libri, tmp_path):
+    s5 = recipe_copy(tmp_path)
+    res = run_recipe(s5, "--corpus", str(libri / "db"), "--stage", "0", "--stop-stage", "3", "--nj", "2")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for part in CORPUS:
+        name = part_to_data_name(part)
+        d = DataDir.load(s5 / "data" / name).validate()
+        assert d.utts == utt_ids(part)
+        fb = DataDir.load(s5 / "data" / f"{name}_fbank")
+        assert fb.utt2num_frames() == d.utt2num_frames()  # same frames for GMM and neural features
+    assert (s5 / "data" / "lang_test_tgsmall" / "G.fst").is_file()
+    assert DataDir.load(s5 / "data" / "train_2kshort").utts == utt_ids("train-clean-100")  # < 2000: all
+    # no download without --download true: a missing corpus file stops stage 0 with its name
+    (libri / "db" / "lm_moved.gz").write_bytes((libri / "db" / "librispeech-lm-norm.txt.gz").read_bytes())
+    (libri / "db" / "librispeech-lm-norm.txt.gz").unlink()
+    try:
+        res = run_recipe(s5, "--corpus", str(libri / "db"), "--stage", "0", "--stop-stage", "0")
+        assert res.returncode != 0 and "librispeech-lm-norm.txt.gz to exist" in res.stderr
+    finally:
+        (libri / "db" / "lm_moved.gz").rename(libri / "db" / "librispeech-lm-norm.txt.gz")
