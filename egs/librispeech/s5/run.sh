@@ -28,6 +28,7 @@ spm_vocab_size=1000
 am_config=conf/am_tdnn.yaml # or conf/am_conformer.yaml, conf/am_blstm.yaml
 aux_heads="monophone@4,senone@8,subword@12"
 decode_gmm=true             # decode the final GMM too (the GMM baseline row of RESULTS.md)
+forward_device=auto         # nnet_forward.py device: auto = cuda when torch sees a GPU
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --am-config) am_config=$2; shift 2 ;;
     --aux-heads) aux_heads=$2; shift 2 ;;
     --decode-gmm) decode_gmm=$2; shift 2 ;;
+    --forward-device) forward_device=$2; shift 2 ;;
     *) echo "run.sh: unknown option $1" >&2; sed -n '5,6s/^# //p' "$0" >&2; exit 1 ;;
   esac
 done
@@ -193,9 +195,11 @@ fi
 
 if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
   log "Stage 9: decode the AMs with $graph, score, compare"
+  [ $forward_device = auto ] && \
+    forward_device=$(python3 -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
   for am in am_ce am_kd; do
     for x in $test_sets; do
-      steps_py/nnet_forward.py --nj $decode_nj --cmd "$decode_cmd" --device cuda data/${x}_fbank exp/$am exp/$am/loglikes_$x
+      steps_py/nnet_forward.py --nj $decode_nj --cmd "$decode_cmd" --device $forward_device data/${x}_fbank exp/$am exp/$am/loglikes_$x
       steps_py/decode.py --nj $decode_nj --cmd "$decode_cmd" --trans-model $ali/final.mdl \
         $graph data/${x}_fbank exp/$am/loglikes_$x exp/$am/decode_tgsmall_$x
     done
