@@ -204,8 +204,7 @@ class AlignJobSpec:
     retry_beam: float = 40.0
     careful: bool = False
     boost_silence: float = 1.0
-    cmvn: bool = True
-    deltas: int = 2
+    feats: dict = field(default_factory=dict)   # FeatOpts of the model dir
 
 
 def align_job(job: int, spec: AlignJobSpec) -> dict:
@@ -217,9 +216,9 @@ def align_job(job: int, spec: AlignJobSpec) -> dict:
     from pathlib import Path
 
     from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.features import FeatureReader
     from kaldi_kd.data.tables import write_int_vectors
     from kaldi_kd.gmm import model_io
+    from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
     from kaldi_kd.gmm.lang import Lang
     from kaldi_kd.gmm.stats import limit_blas_threads
 
@@ -229,7 +228,7 @@ def align_job(job: int, spec: AlignJobSpec) -> dict:
     ctx = model_io.read_tree(out / "tree")
     lang = Lang(spec.lang_dir, validate=False)
     data = DataDir.load(Path(spec.split_dir) / str(job))
-    feats = FeatureReader(data.path, cmvn=spec.cmvn, deltas=spec.deltas)
+    feats = GmmFeatures(data.path, FeatOpts(**spec.feats), model_dir=out)
     transcripts, num_oov = transcripts_to_ids(data.text, lang)
     if num_oov:
         log.info("%d OOV words mapped to %s", num_oov, lang.oov_word)
@@ -270,16 +269,20 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
     cfg = cfg or AlignConfig()
     src, out = Path(src_dir), Path(out_dir)
     (out / "log").mkdir(parents=True, exist_ok=True)
-    for name in ("final.mdl", "tree"):
+    from dataclasses import asdict
+
+    from kaldi_kd.gmm.gmm_feats import FeatOpts
+
+    feat_opts = FeatOpts.load(src)
+    names = ["final.mdl", "tree"] + ([feat_opts.transform] if feat_opts.transform else [])
+    for name in names:
         with atomic_path(out / name) as tmp:
-            shutil.copyfile(src / name, tmp)
-    feat_cfg = _feature_options(src)
-    if (src / "feats.yaml").is_file():
-        shutil.copyfile(src / "feats.yaml", out / "feats.yaml")
+            shutil.copyfile(src / name, tmp)   # the file, also where src has a link
+    feat_opts.save(out)
     d = DataDir.load(data_dir)
     d.split(nj)
     spec = AlignJobSpec(str(d.path / f"split{nj}"), str(lang_dir), str(out), cfg.beam,
-                        cfg.retry_beam, cfg.careful, cfg.boost_silence, **feat_cfg)
+                        cfg.retry_beam, cfg.careful, cfg.boost_silence, asdict(feat_opts))
     pattern = str(out / "log" / "align.JOB.log")
     if cmd:
         spec_path = out / "log" / "align.spec.json"
@@ -300,21 +303,6 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
              "over %d frames", totals["done"], len(failed), out / "failed_utts",
              totals["like_per_frame"], frames)
     return totals
-
-
-def _feature_options(model_dir) -> dict:
-    """Feature options of a model dir (``feats.yaml``: cmvn, deltas); Kaldi's defaults
-    for delta-feature systems (CMVN on, deltas order 2) when absent."""
-    from pathlib import Path
-
-    import yaml
-
-    path = Path(model_dir) / "feats.yaml"
-    opts = {"cmvn": True, "deltas": 2}
-    if path.is_file():
-        opts.update({k: v for k, v in (yaml.safe_load(path.read_text()) or {}).items()
-                     if k in opts})
-    return opts
 
 
 def main(argv=None) -> int:

@@ -34,6 +34,7 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.gmm_feats import FeatOpts
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
 from kaldi_kd.gmm.tree_stats import TreeStats, accumulate_tree_stats
@@ -64,7 +65,8 @@ class DeltasConfig:
                         totgauss=tot_gauss, power=self.power,
                         realign_iters=tuple(self.realign_iters), first_beam=self.beam,
                         beam=self.beam, retry_beam=self.retry_beam, careful=self.careful,
-                        boost_silence=self.boost_silence, cmvn=self.cmvn, deltas=self.deltas)
+                        boost_silence=self.boost_silence,
+                        feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
 
 
 def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
@@ -130,7 +132,7 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     (exp / "log").mkdir(parents=True, exist_ok=True)
     write_text_atomic(exp / "config.yaml", _yaml({**asdict(cfg), "num_leaves": num_leaves,
                                                   "tot_gauss": tot_gauss}))
-    write_text_atomic(exp / "feats.yaml", _yaml({"cmvn": cfg.cmvn, "deltas": cfg.deltas}))
+    FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
     if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
         ctx, alis = build_tree_stage(num_leaves, data_dir, lang, ali_dir, exp, cfg)

@@ -35,6 +35,7 @@ import numpy as np
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.gmm_feats import FeatOpts
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
@@ -62,7 +63,8 @@ class MonoConfig:
                         totgauss=self.totgauss, power=self.power,
                         realign_iters=tuple(self.realign_iters), first_beam=6.0, beam=10.0,
                         retry_beam=40.0, careful=self.careful,
-                        boost_silence=self.boost_silence, cmvn=self.cmvn, deltas=self.deltas)
+                        boost_silence=self.boost_silence,
+                        feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
 
 
 def global_gaussian(feats: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
@@ -113,7 +115,7 @@ def train_mono(data_dir: PathLike, lang_dir: PathLike, exp_dir: PathLike,
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
     write_text_atomic(exp / "config.yaml", _yaml(asdict(cfg)))
-    write_text_atomic(exp / "feats.yaml", _yaml({"cmvn": cfg.cmvn, "deltas": cfg.deltas}))
+    FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
     if not (exp / "0.mdl").is_file() or not (exp / "tree").is_file():
         reader = FeatureReader(data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas)
