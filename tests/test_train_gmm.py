@@ -134,3 +134,30 @@ def test_tri1_training(corpus, tmp_path):
     alis = read_alignments(exp)
     assert sorted(alis) == feats.utts
     assert all(len(a) == len(feats[u]) and a.max() <= tm.num_transition_ids for u, a in alis.items())
+
+
+def test_lda_mllt_training(corpus, tmp_path):
+    from kaldi_kd.gmm.gmm_feats import FeatOpts
+    from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
+
+    root, lang_dir, data, _ = corpus
+    ali_dir = tmp_path / "mono_ali"
+    align_si(data, lang_dir, root / "exp" / "mono", ali_dir, nj=2)
+    exp = tmp_path / "tri2"
+    cfg = LdaMlltConfig(num_iters=7, max_iter_inc=4, realign_iters=(5,), mllt_iters=(2, 4),
+                        dim=20, thresh=20.0)
+    logs = train_lda_mllt(40, 150, data, lang_dir, ali_dir, exp, cfg, nj=2)
+    likes = [it.like_per_frame for it in logs]
+    assert likes[-1] > likes[0] + 2.0
+    mat = model_io.read_matrix(exp / "final.mat")
+    assert mat.shape == (20, 13 * 7)
+    assert (exp / "final.mat").resolve().name == "4.mat"
+    assert not np.allclose(mat, model_io.read_matrix(exp / "0.mat"))   # MLLT applied
+    assert FeatOpts.load(exp) == FeatOpts(cmvn=True, deltas=0, splice=3, transform="final.mat")
+    assert "--left-context=3 --right-context=3" in (exp / "splice_opts").read_text()
+    tm, am = model_io.read_model(exp / "final.mdl")
+    assert am.dim == 20
+    out = tmp_path / "tri2_ali"
+    totals = align_si(data, lang_dir, exp, out, nj=2)
+    assert totals["failed"] == [] and totals["done"] == 24
+    assert (out / "final.mat").is_file() and not (out / "final.mat").is_symlink()

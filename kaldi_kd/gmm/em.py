@@ -278,7 +278,7 @@ def _mllt_update(exp: Path, x: int, split_dir: Path, lang_dir: PathLike, feats: 
     stats = MlltStats.load_and_sum(paths)
     a, objf_before, objf_after = estimate_mllt(stats)
     tm, am = model_io.read_model(exp / f"{x}.mdl")
-    transform_means(am, a)
+    am = transform_means(am, a)
     model_io.write_model(exp / f"{x}.mllt.mdl", tm, am)
     cur = model_io.read_matrix(exp / feats.transform)
     model_io.write_matrix(exp / f"{x}.mat", a.astype(np.float64) @ cur.astype(np.float64))

@@ -34,7 +34,7 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
-from kaldi_kd.gmm.gmm_feats import FeatOpts
+from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
 from kaldi_kd.gmm.tree_stats import TreeStats, accumulate_tree_stats
@@ -84,15 +84,18 @@ def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
     return out
 
 
-def build_tree_stage(num_leaves: int, data_dir: PathLike, lang, ali_dir: PathLike,
-                     exp: Path, cfg: DeltasConfig):
-    """Tree stats, questions, tree, 1.mdl and converted alignments in ``exp``."""
-    from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.features import FeatureReader
+def build_tree_stage(num_leaves: int, feats, lang, ali_dir: PathLike, exp: Path,
+                     thresh: float, cluster_thresh: float):
+    """Tree stats, questions, tree and 1.mdl in ``exp`` from ``ali_dir``'s alignments.
 
+    Args:
+        feats: utt -> features of the new system (any Mapping).
+
+    Returns:
+        (ContextDependency, utt -> alignment converted to the new model).
+    """
     old_tm = model_io.read_transition_model(Path(ali_dir) / "final.mdl")
     alis = read_alignments(ali_dir)
-    feats = FeatureReader(data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas)
     usable = [u for u in sorted(alis) if u in feats]
     stats = accumulate_tree_stats(old_tm, ((feats[u], alis[u]) for u in usable),
                                   ci_phones=lang.context_indep)
@@ -103,13 +106,22 @@ def build_tree_stage(num_leaves: int, data_dir: PathLike, lang, ali_dir: PathLik
     write_text_atomic(exp / "questions.int", "".join(" ".join(map(str, q)) + "\n" for q in questions))
     topo = lang.topology()
     res = build_tree(stats, lang.roots, questions, topo.get_phone_to_num_pdf_classes(),
-                     TreeConfig(num_leaves=num_leaves, thresh=cfg.thresh,
-                                cluster_thresh=cfg.cluster_thresh))
+                     TreeConfig(num_leaves=num_leaves, thresh=thresh,
+                                cluster_thresh=cluster_thresh))
     ctx = res.tree.to_context_dependency()
     tm, am = init_model_from_tree(ctx, topo, stats, res.event_pdf)
     model_io.write_model(exp / "1.mdl", tm, am)
     conv = AlignmentConverter(old_tm, tm, ctx)
     return ctx, {u: conv(alis[u]) for u in usable}
+
+
+def write_split_alignments(exp: Path, data_dir: PathLike, nj: int,
+                           alis: Dict[str, np.ndarray]) -> None:
+    """Write ``exp/ali.n.gz`` for the ``nj`` speaker splits of ``data_dir``."""
+    from kaldi_kd.data.datadir import DataDir
+
+    for n, part in enumerate(DataDir.load(data_dir).split(nj), start=1):
+        write_int_vectors(exp / f"ali.{n}.gz", [(u, alis[u]) for u in part.utts if u in alis])
 
 
 def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: PathLike,
@@ -123,7 +135,6 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     Returns:
         the per-iteration logs.
     """
-    from kaldi_kd.data.datadir import DataDir
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or DeltasConfig()
@@ -135,9 +146,10 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
     if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
-        ctx, alis = build_tree_stage(num_leaves, data_dir, lang, ali_dir, exp, cfg)
-        for n, part in enumerate(DataDir.load(data_dir).split(nj), start=1):
-            write_int_vectors(exp / f"ali.{n}.gz", [(u, alis[u]) for u in part.utts if u in alis])
+        feats = GmmFeatures(data_dir, FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas))
+        ctx, alis = build_tree_stage(num_leaves, feats, lang, ali_dir, exp, cfg.thresh,
+                                     cfg.cluster_thresh)
+        write_split_alignments(exp, data_dir, nj, alis)
         model_io.write_tree(exp / "tree", ctx)   # last: marks the stage finished
     _, am = model_io.read_model(exp / "1.mdl")
     return run_em(exp, data_dir, lang_dir, cfg.em_config(tot_gauss), nj=nj, cmd=cmd,
