@@ -74,12 +74,29 @@ def transcripts_to_ids(text: Mapping[str, str], lang) -> Tuple[Dict[str, List[in
     return out, num_oov
 
 
-def make_graph_compiler(trans_model, ctx_dep, lex_fst):
-    """A TrainingGraphCompiler as compile-train-graphs uses it (no transition probs)."""
-    kaldifst.arcsort(lex_fst, sort_type="olabel")
-    opts = kaldi_hmm_gmm.TrainingGraphCompilerOptions(transition_scale=0.0, self_loop_scale=0.0,
-                                                      reorder=True)
-    return kaldi_hmm_gmm.TrainingGraphCompiler(trans_model, ctx_dep, lex_fst, [], opts)
+class GraphCompiler:
+    """compile-train-graphs: the wheel's TrainingGraphCompiler (no transition probs).
+
+    The C++ compiler keeps references to the transition model, tree and lexicon
+    FST; this object owns them so Python cannot free them first (a temporary
+    lexicon FST passed straight to TrainingGraphCompiler crashed the interpreter).
+    """
+
+    def __init__(self, trans_model, ctx_dep, lex_fst):
+        self.trans_model, self.ctx_dep, self.lex_fst = trans_model, ctx_dep, lex_fst
+        kaldifst.arcsort(self.lex_fst, sort_type="olabel")
+        opts = kaldi_hmm_gmm.TrainingGraphCompilerOptions(transition_scale=0.0,
+                                                          self_loop_scale=0.0, reorder=True)
+        self.compiler = kaldi_hmm_gmm.TrainingGraphCompiler(trans_model, ctx_dep, self.lex_fst,
+                                                            [], opts)
+
+    def compile_graph_from_text(self, word_ids: List[int]):
+        return self.compiler.compile_graph_from_text(list(word_ids))
+
+
+def make_graph_compiler(trans_model, ctx_dep, lex_fst) -> GraphCompiler:
+    """A :class:`GraphCompiler` (owning its inputs)."""
+    return GraphCompiler(trans_model, ctx_dep, lex_fst)
 
 
 def compile_graphs(compiler, transcripts: Mapping[str, Sequence[int]]) -> Dict[str, object]:
