@@ -151,12 +151,13 @@ def align_utterance(trans_model, am_gmm, graph, feats: np.ndarray, cfg: AlignCon
     g = graph.copy()
     kaldi_hmm_gmm.add_transition_probs(trans_model, [], cfg.transition_scale,
                                        cfg.self_loop_scale, g)
-    dec = kaldi_hmm_gmm.DecodableAmDiagGmmScaled(am_gmm, trans_model,
-                                                 np.ascontiguousarray(feats, np.float32),
-                                                 cfg.acoustic_scale)
+    # the decodable copies the features but keeps references to am_gmm and trans_model
+    x = np.ascontiguousarray(feats, np.float32)
+    dec = kaldi_hmm_gmm.DecodableAmDiagGmmScaled(am_gmm, trans_model, x, cfg.acoustic_scale)
     acfg = kaldi_hmm_gmm.AlignConfig(beam=cfg.beam, retry_beam=cfg.retry_beam, careful=cfg.careful)
     done, err, retried, like, frames, ali, _ = kaldi_hmm_gmm.align_utterance_wrapper(
         acfg, utt, cfg.acoustic_scale, g, dec, 0, 0, 0, 0.0, 0)
+    del dec, g, x  # the decodable before the model it references
     if not done or not ali:
         return None, 0.0, bool(retried)
     return np.asarray(ali, dtype=np.int32), float(like), bool(retried)
