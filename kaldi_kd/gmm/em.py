@@ -235,7 +235,10 @@ def run_em(exp_dir: PathLike, data_dir: PathLike, lang_dir: PathLike, cfg: EMCon
     first_realign = True
     logs: List[IterationLog] = []
     feats = FeatOpts(**asdict(cfg.feats))
-    for x in range(start_iter, cfg.num_iters):
+    from tqdm import tqdm
+
+    for x in tqdm(range(start_iter, cfg.num_iters), desc=f"EM {exp.name}", unit="iter",
+                  disable=None):
         if x == start_iter:
             mode = first_mode
         else:
