@@ -183,3 +183,16 @@ def test_boost_silence_and_equal_align(corpus):
     ali = equal_align(graph, 60)
     assert ali is not None and len(ali) == 60
     assert equal_align(graph, 3) is None     # fewer frames than HMM states
+
+
+def test_mono_through_cmd_runner(corpus, tmp_path):
+    """--cmd steps_py/run.pl: jobs run as `python -m kaldi_kd.gmm.em spec JOB` with logs."""
+    root, lang, data, _ = corpus
+    runner = Path(__file__).resolve().parents[1] / "steps_py" / "run.pl"
+    cfg = MonoConfig(num_iters=2, max_iter_inc=1, totgauss=40, realign_iters=(1,))
+    logs = train_mono(data, lang, tmp_path / "mono", cfg, nj=2, cmd=str(runner))
+    assert [it.iteration for it in logs] == [0, 1]
+    assert logs[1].like_per_frame > logs[0].like_per_frame
+    log1 = (tmp_path / "mono" / "log" / "acc.1.2.log").read_text()
+    assert "kaldi_kd.gmm.em" in log1 and "Overall avg like per frame" in log1
+    assert len(_read_alis(tmp_path / "mono")) == 24
