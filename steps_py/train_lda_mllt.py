@@ -23,6 +23,9 @@ def main() -> int:
     p.add_argument("--nj", type=int, default=4)
     p.add_argument("--cmd", default="", help="Kaldi-style job runner (default: in-process jobs)")
     p.add_argument("--num-iters", type=int, default=35)
+    p.add_argument("--max-iter-inc", type=int, default=25, help="last iteration that adds Gaussians")
+    p.add_argument("--realign-iters", default="10 20 30", help="iterations that realign")
+    p.add_argument("--mllt-iters", default="2 4 6 12", help="iterations that update MLLT")
     p.add_argument("--dim", type=int, default=40, help="LDA output dimension")
     p.add_argument("--splice", type=int, default=3, help="frames of context each side")
     p.add_argument("--beam", type=float, default=10.0)
@@ -47,7 +50,10 @@ def main() -> int:
                       + [Path(a.ali_dir) / f for f in ("final.mdl", "num_jobs", "ali.1.gz")])
         from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
 
-        cfg = LdaMlltConfig(num_iters=a.num_iters, max_iter_inc=max(1, a.num_iters - 10), dim=a.dim,
+        cfg = LdaMlltConfig(realign_iters=tuple(int(x) for x in a.realign_iters.split()),
+                            mllt_iters=tuple(int(x) for x in a.mllt_iters.split()),
+                            num_iters=a.num_iters, max_iter_inc=min(a.max_iter_inc, max(1, a.num_iters - 1)),
+                            dim=a.dim,
                             splice=a.splice, beam=a.beam, retry_beam=a.retry_beam,
                             boost_silence=a.boost_silence, power=a.power, thresh=a.thresh,
                             cluster_thresh=a.cluster_thresh)
