@@ -292,7 +292,7 @@ def _mllt_update(exp: Path, x: int, split_dir: Path, lang_dir: PathLike, feats: 
 
 
 def _update(exp: Path, x: int, spec: JobSpec, summaries: List[Dict[str, Any]], cfg: EMConfig,
-            target: int, started: float) -> IterationLog:
+            target: int, seconds: float) -> IterationLog:
     tm, am = model_io.read_model(exp / (spec.model or f"{x}.mdl"))
     nj = len(summaries)
     acc_paths = [exp / f"{x}.{n}.acc.npz" for n in range(1, nj + 1)]
@@ -305,12 +305,12 @@ def _update(exp: Path, x: int, spec: JobSpec, summaries: List[Dict[str, Any]], c
     for p in acc_paths:
         p.unlink()
     failed = sorted(u for s in summaries for u in s["failed"])
-    it = IterationLog(x, res.like_per_frame, res.frames, res.num_gauss, failed, started)
+    it = IterationLog(x, res.like_per_frame, res.frames, res.num_gauss, failed, seconds)
     log.info("iteration %d (%s): avg like per frame %.4f over %d frames; %d failed; "
              "GMM objf impr %.4f, transition objf impr %.4f; %d Gaussians -> %d.mdl (%.1fs)",
              x, spec.mode, it.like_per_frame, it.frames, len(failed),
              res.gmm_objf_impr / max(res.gmm_count, 1.0),
-             res.trans_objf_impr / max(res.trans_count, 1.0), it.num_gauss, x + 1, started)
+             res.trans_objf_impr / max(res.trans_count, 1.0), it.num_gauss, x + 1, seconds)
     with open(exp / "log" / "like_per_frame.txt", "a") as f:
         f.write(f"{x} {it.like_per_frame:.6f} {int(it.frames)} {len(failed)} {it.num_gauss}\n")
     return it

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass

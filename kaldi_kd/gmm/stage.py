@@ -27,3 +27,11 @@ def setup_logging(log_file: PathLike, name: str) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s",
                         handlers=[logging.StreamHandler(),
                                   logging.FileHandler(log_file, mode="w")], force=True)
+
+
+def config_yaml(d: dict) -> str:
+    """A config dict (tuples as lists) as YAML, for ``<exp-dir>/config.yaml``."""
+    import yaml
+
+    return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
+                          sort_keys=False)

@@ -34,10 +34,11 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.stage import config_yaml
 from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
-from kaldi_kd.gmm.tree_stats import TreeStats, accumulate_tree_stats
+from kaldi_kd.gmm.tree_stats import accumulate_tree_stats
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     limit_blas_threads(1)
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", _yaml({**asdict(cfg), "num_leaves": num_leaves,
+    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
                                                   "tot_gauss": tot_gauss}))
     FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
@@ -155,9 +156,3 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     return run_em(exp, data_dir, lang_dir, cfg.em_config(tot_gauss), nj=nj, cmd=cmd,
                   start_iter=1, first_mode="reuse", start_gauss=am.num_pdfs)
 
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
-                          sort_keys=False)

@@ -27,6 +27,7 @@ import numpy as np
 
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, _link, run_em
+from kaldi_kd.gmm.stage import config_yaml
 from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.lda_mllt import LdaStats, estimate_lda, silence_frame_weights
 from kaldi_kd.gmm.stats import limit_blas_threads
@@ -79,14 +80,13 @@ def train_lda_mllt(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir
                    nj: int = 1, cmd: Optional[str] = None) -> List[IterationLog]:
     """Train an LDA+MLLT system into ``exp_dir`` (rerunnable)."""
     from kaldi_kd.gmm.lang import Lang
-    from kaldi_kd.gmm.train_mono import _yaml
     from kaldi_kd.data.atomic import write_text_atomic
 
     limit_blas_threads(1)
     cfg = cfg or LdaMlltConfig()
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", _yaml({**asdict(cfg), "num_leaves": num_leaves,
+    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
                                                   "tot_gauss": tot_gauss}))
     lang = Lang(lang_dir)
     spliced = FeatOpts(cmvn=True, deltas=0, splice=cfg.splice)
