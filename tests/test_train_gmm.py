@@ -54,7 +54,7 @@ def test_mono_likelihood_improves_and_outputs(corpus):
     assert all(b > a - 0.5 for a, b in zip(likes[1:], likes[2:]))   # monotone up to noise
     # split_by_count rounds per-pdf targets: Kaldi may overshoot slightly too
     assert logs[0].num_gauss < logs[-1].num_gauss <= 1.1 * MONO.totgauss
-    for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml"):
+    for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml", "phones.txt"):
         assert (exp / name).exists(), name
     tm, am = model_io.read_model(exp / "final.mdl")
     assert am.num_pdfs == tm.num_pdfs == model_io.read_tree(exp / "tree").num_pdfs
@@ -106,6 +106,7 @@ def test_align_si_lists_failures(corpus, tmp_path):
     alis = _read_alis(out)
     assert reader.utts[5] not in alis and len(alis) == len(reader.utts) - 1
     assert (out / "final.mdl").is_file() and not (out / "final.mdl").is_symlink()
+    assert (out / "phones.txt").read_text() == (lang / "phones.txt").read_text()
     logs = "".join(p.read_text() for p in (out / "log").glob("align.*.log"))
     assert reader.utts[5] in logs and "Did not successfully align" in logs
 

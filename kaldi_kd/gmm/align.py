@@ -297,6 +297,9 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
         with atomic_path(out / name) as tmp:
             shutil.copyfile(src / name, tmp)   # the file, also where src has a link
     feat_opts.save(out)
+    from kaldi_kd.gmm.stage import copy_phones_txt
+
+    copy_phones_txt(lang_dir, out)
     d = DataDir.load(data_dir)
     d.split(nj)
     spec = AlignJobSpec(str(d.path / f"split{nj}"), str(lang_dir), str(out), cfg.beam,

@@ -35,3 +35,14 @@ def config_yaml(d: dict) -> str:
 
     return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
                           sort_keys=False)
+
+
+def copy_phones_txt(lang_dir: PathLike, exp_dir: PathLike) -> None:
+    """Copy ``lang/phones.txt`` into the exp dir, as Kaldi's training/alignment scripts
+    do (``utils/lang/check_phones_compatible.sh`` compares it later)."""
+    import shutil
+
+    from kaldi_kd.data.atomic import atomic_path
+
+    with atomic_path(Path(exp_dir) / "phones.txt") as tmp:
+        shutil.copyfile(Path(lang_dir) / "phones.txt", tmp)

@@ -34,7 +34,7 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
-from kaldi_kd.gmm.stage import config_yaml
+from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
 from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
@@ -146,6 +146,7 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
                                                   "tot_gauss": tot_gauss}))
     FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
+    copy_phones_txt(lang_dir, exp)
     if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
         feats = GmmFeatures(data_dir, FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas))
         ctx, alis = build_tree_stage(num_leaves, feats, lang, ali_dir, exp, cfg.thresh,

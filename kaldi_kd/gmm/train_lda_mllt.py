@@ -27,7 +27,7 @@ import numpy as np
 
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, _link, run_em
-from kaldi_kd.gmm.stage import config_yaml
+from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
 from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.lda_mllt import LdaStats, estimate_lda, silence_frame_weights
 from kaldi_kd.gmm.stats import limit_blas_threads
@@ -89,6 +89,7 @@ def train_lda_mllt(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir
     write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
                                                   "tot_gauss": tot_gauss}))
     lang = Lang(lang_dir)
+    copy_phones_txt(lang_dir, exp)
     spliced = FeatOpts(cmvn=True, deltas=0, splice=cfg.splice)
     if not (exp / "0.mat").is_file():
         lda = estimate_lda_from_alignments(data_dir, lang, ali_dir, spliced, cfg.dim)

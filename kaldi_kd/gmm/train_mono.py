@@ -35,7 +35,7 @@ import numpy as np
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
-from kaldi_kd.gmm.stage import config_yaml
+from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
 from kaldi_kd.gmm.gmm_feats import FeatOpts
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
@@ -118,6 +118,7 @@ def train_mono(data_dir: PathLike, lang_dir: PathLike, exp_dir: PathLike,
     write_text_atomic(exp / "config.yaml", config_yaml(asdict(cfg)))
     FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
+    copy_phones_txt(lang_dir, exp)
     if not (exp / "0.mdl").is_file() or not (exp / "tree").is_file():
         reader = FeatureReader(data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas)
         utts = reader.utts[:cfg.num_init_utts]
