@@ -24,6 +24,8 @@ def main() -> int:
     p.add_argument("--nj", type=int, default=4)
     p.add_argument("--cmd", default="", help="Kaldi-style job runner (default: in-process jobs)")
     p.add_argument("--num-iters", type=int, default=35)
+    p.add_argument("--max-iter-inc", type=int, default=25, help="last iteration that adds Gaussians")
+    p.add_argument("--realign-iters", default="10 20 30", help="iterations that realign")
     p.add_argument("--beam", type=float, default=10.0)
     p.add_argument("--retry-beam", type=float, default=40.0)
     p.add_argument("--boost-silence", type=float, default=1.0)
@@ -48,7 +50,8 @@ def main() -> int:
                       + [Path(a.ali_dir) / f for f in ("final.mdl", "num_jobs", "ali.1.gz")])
         from kaldi_kd.gmm.train_deltas import DeltasConfig, train_deltas
 
-        cfg = DeltasConfig(num_iters=a.num_iters, max_iter_inc=max(1, a.num_iters - 10), beam=a.beam,
+        cfg = DeltasConfig(realign_iters=tuple(int(x) for x in a.realign_iters.split()),
+                         num_iters=a.num_iters, max_iter_inc=min(a.max_iter_inc, max(1, a.num_iters - 1)), beam=a.beam,
                            retry_beam=a.retry_beam, boost_silence=a.boost_silence, power=a.power,
                            cluster_thresh=a.cluster_thresh, thresh=a.thresh, careful=a.careful)
         logs = train_deltas(a.num_leaves, a.tot_gauss, a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir,

@@ -132,6 +132,7 @@ def test_build_tree_reachable_and_consistent(mono, tmp_path):
 def test_build_tree_respects_limits(mono):
     res_small, _ = _build(mono, num_leaves=12)
     assert res_small.num_leaves_split <= 12
+    assert res_small.tree.num_pdfs() % 8 == 0                 # --round-num-leaves
     res_none, _ = _build(mono, thresh=1e12)      # no split is good enough
     assert res_none.num_leaves_split == len(mono[1].roots)
     assert res_none.split_gains == []

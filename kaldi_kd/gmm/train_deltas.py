@@ -34,9 +34,11 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
+from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.gmm.tree import TreeConfig, build_tree, cluster_phones
-from kaldi_kd.gmm.tree_stats import TreeStats, accumulate_tree_stats
+from kaldi_kd.gmm.tree_stats import accumulate_tree_stats
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ class DeltasConfig:
                         totgauss=tot_gauss, power=self.power,
                         realign_iters=tuple(self.realign_iters), first_beam=self.beam,
                         beam=self.beam, retry_beam=self.retry_beam, careful=self.careful,
-                        boost_silence=self.boost_silence, cmvn=self.cmvn, deltas=self.deltas)
+                        boost_silence=self.boost_silence,
+                        feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
 
 
 def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
@@ -82,15 +85,18 @@ def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
     return out
 
 
-def build_tree_stage(num_leaves: int, data_dir: PathLike, lang, ali_dir: PathLike,
-                     exp: Path, cfg: DeltasConfig):
-    """Tree stats, questions, tree, 1.mdl and converted alignments in ``exp``."""
-    from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.features import FeatureReader
+def build_tree_stage(num_leaves: int, feats, lang, ali_dir: PathLike, exp: Path,
+                     thresh: float, cluster_thresh: float):
+    """Tree stats, questions, tree and 1.mdl in ``exp`` from ``ali_dir``'s alignments.
 
+    Args:
+        feats: utt -> features of the new system (any Mapping).
+
+    Returns:
+        (ContextDependency, utt -> alignment converted to the new model).
+    """
     old_tm = model_io.read_transition_model(Path(ali_dir) / "final.mdl")
     alis = read_alignments(ali_dir)
-    feats = FeatureReader(data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas)
     usable = [u for u in sorted(alis) if u in feats]
     stats = accumulate_tree_stats(old_tm, ((feats[u], alis[u]) for u in usable),
                                   ci_phones=lang.context_indep)
@@ -101,13 +107,22 @@ def build_tree_stage(num_leaves: int, data_dir: PathLike, lang, ali_dir: PathLik
     write_text_atomic(exp / "questions.int", "".join(" ".join(map(str, q)) + "\n" for q in questions))
     topo = lang.topology()
     res = build_tree(stats, lang.roots, questions, topo.get_phone_to_num_pdf_classes(),
-                     TreeConfig(num_leaves=num_leaves, thresh=cfg.thresh,
-                                cluster_thresh=cfg.cluster_thresh))
+                     TreeConfig(num_leaves=num_leaves, thresh=thresh,
+                                cluster_thresh=cluster_thresh))
     ctx = res.tree.to_context_dependency()
     tm, am = init_model_from_tree(ctx, topo, stats, res.event_pdf)
     model_io.write_model(exp / "1.mdl", tm, am)
     conv = AlignmentConverter(old_tm, tm, ctx)
     return ctx, {u: conv(alis[u]) for u in usable}
+
+
+def write_split_alignments(exp: Path, data_dir: PathLike, nj: int,
+                           alis: Dict[str, np.ndarray]) -> None:
+    """Write ``exp/ali.n.gz`` for the ``nj`` speaker splits of ``data_dir``."""
+    from kaldi_kd.data.datadir import DataDir
+
+    for n, part in enumerate(DataDir.load(data_dir).split(nj), start=1):
+        write_int_vectors(exp / f"ali.{n}.gz", [(u, alis[u]) for u in part.utts if u in alis])
 
 
 def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: PathLike,
@@ -121,29 +136,24 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     Returns:
         the per-iteration logs.
     """
-    from kaldi_kd.data.datadir import DataDir
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or DeltasConfig()
     limit_blas_threads(1)
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", _yaml({**asdict(cfg), "num_leaves": num_leaves,
+    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
                                                   "tot_gauss": tot_gauss}))
-    write_text_atomic(exp / "feats.yaml", _yaml({"cmvn": cfg.cmvn, "deltas": cfg.deltas}))
+    FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
+    copy_phones_txt(lang_dir, exp)
     if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
-        ctx, alis = build_tree_stage(num_leaves, data_dir, lang, ali_dir, exp, cfg)
-        for n, part in enumerate(DataDir.load(data_dir).split(nj), start=1):
-            write_int_vectors(exp / f"ali.{n}.gz", [(u, alis[u]) for u in part.utts if u in alis])
+        feats = GmmFeatures(data_dir, FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas))
+        ctx, alis = build_tree_stage(num_leaves, feats, lang, ali_dir, exp, cfg.thresh,
+                                     cfg.cluster_thresh)
+        write_split_alignments(exp, data_dir, nj, alis)
         model_io.write_tree(exp / "tree", ctx)   # last: marks the stage finished
     _, am = model_io.read_model(exp / "1.mdl")
     return run_em(exp, data_dir, lang_dir, cfg.em_config(tot_gauss), nj=nj, cmd=cmd,
                   start_iter=1, first_mode="reuse", start_gauss=am.num_pdfs)
 
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
-                          sort_keys=False)

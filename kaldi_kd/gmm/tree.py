@@ -13,7 +13,8 @@
    log-likelihood, until ``num_leaves`` leaves or no gain above ``thresh``.
 4. Clustering (ClusterEventMapRestrictedByMap): within each root, leaves are merged
    bottom-up while the loss is below ``cluster_thresh`` (negative: the smallest
-   split gain of step 3, as Kaldi), merged leaves share a pdf.
+   split gain of step 3, as Kaldi), then down to a multiple of 8 leaves
+   (``round_num_leaves``); merged leaves share a pdf.
 5. The EventMap (TableEventMap on the central phone → SplitEventMaps → leaves) is
    numbered and returned as a :class:`~kaldi_kd.gmm.event_map.Tree`, written in
    Kaldi's tree format by :func:`kaldi_kd.gmm.model_io.write_tree`.
@@ -46,6 +47,7 @@ class TreeConfig:
     thresh: float = 300.0
     cluster_thresh: float = -1.0
     min_count: float = 0.0      # minimum count on each side of a split (Kaldi has none)
+    round_num_leaves: bool = True   # merge further to a multiple of 8 leaves (build-tree's)
     var_floor: float = VAR_FLOOR
 
 
@@ -294,7 +296,8 @@ def build_tree(stats: TreeStats, roots: Sequence[Tuple[str, str, List[int]]],
     cluster_thresh = cfg.cluster_thresh
     if cluster_thresh < 0:
         cluster_thresh = min(gains) if gains else 0.0
-    clusters = _cluster_leaves(leaves, cluster_thresh, cfg.var_floor)
+    clusters = _cluster_leaves(leaves, cluster_thresh, cfg.var_floor,
+                               8 if cfg.round_num_leaves else 1)
     # number pdfs in leaf order, merged leaves sharing one id
     pdf_of_cluster: Dict[int, int] = {}
     event_pdf = np.full(len(stats.count), -1, np.int64)
@@ -313,31 +316,57 @@ def build_tree(stats: TreeStats, roots: Sequence[Tuple[str, str, List[int]]],
     return BuildResult(tree, event_pdf, len(leaves), float(sum(gains)), gains)
 
 
-def _cluster_leaves(leaves: List[_Leaf], thresh: float, var_floor: float) -> List[int]:
-    """Bottom-up merging of leaves within each root while the objf loss < thresh."""
+def _cluster_leaves(leaves: List[_Leaf], thresh: float, var_floor: float,
+                    round_to: int = 8) -> List[int]:
+    """Bottom-up merging of leaves within each root (ClusterEventMapRestrictedByMap):
+    cheapest merges first while the objf loss < ``thresh``; then, as build-tree's
+    ``--round-num-leaves``, more merges until the count is a multiple of ``round_to``.
+
+    Returns:
+        a cluster id per leaf (the id of one of its members).
+    """
+    groups: Dict[int, Tuple[float, np.ndarray, np.ndarray, int]] = {
+        i: (lf.count, lf.x, lf.x2, lf.root) for i, lf in enumerate(leaves)}
     cluster = list(range(len(leaves)))
-    by_root: Dict[int, List[int]] = {}
-    for i, lf in enumerate(leaves):
-        by_root.setdefault(lf.root, []).append(i)
-    for members in by_root.values():
-        groups = {i: (leaves[i].count, leaves[i].x, leaves[i].x2) for i in members}
-        while len(groups) > 1:
-            keys = list(groups)
+
+    def best_pair() -> Tuple[float, int, int]:
+        best = (np.inf, -1, -1)
+        by_root: Dict[int, List[int]] = {}
+        for k, g in groups.items():
+            by_root.setdefault(g[3], []).append(k)
+        for keys in by_root.values():
+            if len(keys) < 2:
+                continue
             c = np.array([groups[k][0] for k in keys])
             x = np.stack([groups[k][1] for k in keys])
             x2 = np.stack([groups[k][2] for k in keys])
             single = gauss_objf(c, x, x2, var_floor)
-            pc = c[:, None] + c[None, :]
-            pobj = gauss_objf(pc, x[:, None] + x[None, :], x2[:, None] + x2[None, :], var_floor)
+            pobj = gauss_objf(c[:, None] + c[None, :], x[:, None] + x[None, :],
+                              x2[:, None] + x2[None, :], var_floor)
             loss = single[:, None] + single[None, :] - pobj
             np.fill_diagonal(loss, np.inf)
             a, b = np.unravel_index(np.argmin(loss), loss.shape)
-            if loss[a, b] >= thresh:
+            if loss[a, b] < best[0]:
+                best = (float(loss[a, b]), keys[a], keys[b])
+        return best
+
+    def merge(ka: int, kb: int) -> None:
+        ga, gb = groups.pop(ka), groups.pop(kb)
+        groups[ka] = (ga[0] + gb[0], ga[1] + gb[1], ga[2] + gb[2], ga[3])
+        for i, c in enumerate(cluster):
+            if c == kb:
+                cluster[i] = ka
+
+    while len(groups) > 1:
+        loss, ka, kb = best_pair()
+        if ka < 0 or loss >= thresh:
+            break
+        merge(ka, kb)
+    if round_to > 1 and len(groups) > round_to:
+        target = (len(groups) // round_to) * round_to
+        while len(groups) > target:
+            _, ka, kb = best_pair()
+            if ka < 0:
                 break
-            ka, kb = keys[a], keys[b]
-            ga, gb = groups.pop(ka), groups.pop(kb)
-            groups[ka] = (ga[0] + gb[0], ga[1] + gb[1], ga[2] + gb[2])
-            for i in range(len(cluster)):
-                if cluster[i] == kb:
-                    cluster[i] = ka
+            merge(ka, kb)
     return cluster
