@@ -110,7 +110,7 @@ class _Determinizer:
         self.words = [[(il, ol, g, a, d) for (il, ol, g, a, d) in arcs if ol != 0] for arcs in lat.arcs]
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
-        self.cf = _closures(lat, self.beta, beam)
+        self.cf = _closures(lat, _forward_costs(lat), self.beta, self.cutoff)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
@@ -208,10 +208,11 @@ class _Determinizer:
         return self.out
 
 
-def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, Elem]]:
+def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, Elem]]:
     """Per raw state s: frontier state f -> best (graph, acoustic, tids) over
-    word-epsilon paths s ~> f, keeping entries that can lie on an in-beam path
-    (cost + beta[f] <= beta[s] + beam)."""
+    word-epsilon paths s ~> f, keeping only entries that can lie on an in-beam path
+    (alpha[s] + cost + beta[f] <= cutoff): the others are on no path the pruned
+    output keeps, so dropping them does not change it."""
     n = lat.num_states
     frontier = [bool(lat.finals.get(s)) or any(ol != 0 for (_, ol, _, _, _) in lat.arcs[s])
                 for s in range(n)]
@@ -222,7 +223,7 @@ def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, El
         out = cf[s]
         if frontier[s]:
             out[s] = (0.0, 0.0, ())
-        limit = beta[s] + beam
+        limit = cutoff - alpha[s]
         for (il, ol, g, a, e) in lat.arcs[s]:
             if ol != 0:
                 continue
@@ -236,6 +237,20 @@ def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, El
                         (gg + aa, gg) == (cur[0] + cur[1], cur[0]) and _key(gg, aa, pre + t2) < _key(*cur)):
                     out[f] = (gg, aa, pre + t2)
     return cf
+
+
+def _forward_costs(lat: Lattice) -> List[float]:
+    """Best total cost from the start to each state (states numbered topologically)."""
+    alpha = [INF] * lat.num_states
+    alpha[lat.start] = 0.0
+    for s in range(lat.num_states):
+        a_s = alpha[s]
+        if a_s == INF:
+            continue
+        for (_, _, g, a, d) in lat.arcs[s]:
+            if a_s + g + a < alpha[d]:
+                alpha[d] = a_s + g + a
+    return alpha
 
 
 def _backward_costs(lat: Lattice) -> List[float]:
