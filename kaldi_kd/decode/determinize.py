@@ -111,6 +111,7 @@ class _Determinizer:
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
         self.cf = _closures(lat, _forward_costs(lat), self.beta, self.cutoff)
+        self.strings = _ClosureStrings(self.cf)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
@@ -177,21 +178,26 @@ class _Determinizer:
                     dest[d] = cand
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
+        strings = self.strings
         for w in sorted(via):
-            elems: Dict[int, Elem] = {}
+            best: Dict[int, tuple] = {}
             for d, (g1, a1, t1) in via[w].items():
-                for f, (g2, a2, t2) in cf[d].items():
-                    cand = (g1 + g2, a1 + a2, t1 + t2)
-                    cur = elems.get(f)
-                    if cur is None or _key(*cand) < _key(*cur):
-                        elems[f] = cand
+                for f, (g2, a2, _, _) in cf[d].items():
+                    gg, aa = g1 + g2, a1 + a2
+                    cur = best.get(f)
+                    if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
+                            (gg + aa, gg) == (cur[0] + cur[1], cur[0])
+                            and _key(gg, aa, t1 + strings(d, f)) < _key(cur[0], cur[1], cur[2] + strings(cur[3], f))):
+                        best[f] = (gg, aa, t1, d)
+            elems: Dict[int, Elem] = {f: (gg, aa, t1 + strings(d, f)) for f, (gg, aa, t1, d) in best.items()}
             if elems:
                 nid, g, a, prefix = self.state_for(elems, fwd)
                 self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        sid, g, a, prefix = self.state_for(dict(self.cf[lat.start]), 0.0)
+        start = {f: (g, a, self.strings(lat.start, f)) for f, (g, a, _, _) in self.cf[lat.start].items()}
+        sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
         while self.heap:
@@ -208,35 +214,61 @@ class _Determinizer:
         return self.out
 
 
-def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, Elem]]:
-    """Per raw state s: frontier state f -> best (graph, acoustic, tids) over
-    word-epsilon paths s ~> f, keeping only entries that can lie on an in-beam path
-    (alpha[s] + cost + beta[f] <= cutoff): the others are on no path the pruned
-    output keeps, so dropping them does not change it."""
+def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, tuple]]:
+    """Per raw state s: frontier state f -> best (graph, acoustic, first ilabel, next state)
+    over word-epsilon paths s ~> f (next state -1 when f == s): a shortest-path tree per
+    target, whose label strings :func:`_ClosureStrings` materialises on demand.
+
+    Only entries that can lie on an in-beam path (alpha[s] + cost + beta[f] <= cutoff)
+    are kept: the others are on no path the pruned output keeps.  Ties in cost go to
+    the lower graph cost, then to the first path found.
+    """
     n = lat.num_states
-    frontier = [bool(lat.finals.get(s)) or any(ol != 0 for (_, ol, _, _, _) in lat.arcs[s])
-                for s in range(n)]
+    cf: List[Dict[int, tuple]] = [dict() for _ in range(n)]
     for s in lat.finals:
-        frontier[s] = True
-    cf: List[Dict[int, Elem]] = [dict() for _ in range(n)]
+        cf[s][s] = (0.0, 0.0, 0, -1)
     for s in range(n - 1, -1, -1):
         out = cf[s]
-        if frontier[s]:
-            out[s] = (0.0, 0.0, ())
-        limit = cutoff - alpha[s]
+        eps = []
         for (il, ol, g, a, e) in lat.arcs[s]:
             if ol != 0:
-                continue
-            pre = (il,) if il else ()
-            for f, (g2, a2, t2) in cf[e].items():
-                gg, aa = g + g2, a + a2
-                if gg + aa + beta[f] > limit:
+                out[s] = (0.0, 0.0, 0, -1)
+            else:
+                eps.append((il, g, a, e))
+        limit = cutoff - alpha[s]
+        for (il, g, a, e) in eps:
+            for f, (g2, a2, _, _) in cf[e].items():
+                gg = g + g2
+                aa = a + a2
+                c = gg + aa
+                if c + beta[f] > limit:
                     continue
                 cur = out.get(f)
-                if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
-                        (gg + aa, gg) == (cur[0] + cur[1], cur[0]) and _key(gg, aa, pre + t2) < _key(*cur)):
-                    out[f] = (gg, aa, pre + t2)
+                if cur is None or c < cur[0] + cur[1] or (c == cur[0] + cur[1] and gg < cur[0]):
+                    out[f] = (gg, aa, il, e)
     return cf
+
+
+class _ClosureStrings:
+    """Transition-id strings of closure entries, built by following next-state links."""
+
+    def __init__(self, cf: List[Dict[int, tuple]]):
+        self.cf = cf
+        self.cache: Dict[Tuple[int, int], Tuple[int, ...]] = {}
+
+    def __call__(self, s: int, f: int) -> Tuple[int, ...]:
+        key = (s, f)
+        t = self.cache.get(key)
+        if t is None:
+            out = []
+            cf = self.cf
+            while s != f:
+                _, _, il, e = cf[s][f]
+                if il:
+                    out.append(il)
+                s = e
+            t = self.cache[key] = tuple(out)
+        return t
 
 
 def _forward_costs(lat: Lattice) -> List[float]:
