@@ -87,3 +87,20 @@ def test_decode_stage_outputs_and_rerun(tmp_path):
     out = subprocess.run(cmd + [], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (ddir / "lat.2.gz").is_file() and (ddir / "lat.1.gz").stat().st_mtime_ns == m1
+
+
+def test_kaldi_latgen_command_uses_same_options(tmp_path):
+    from kaldi_kd.decode.jobs import DecodeJob, kaldi_latgen_command
+    from kaldi_kd.kaldi.backend import Backend
+
+    binary = tmp_path / "kaldi" / "src" / "bin" / "latgen-faster-mapped"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    spec = DecodeJob(graph="g/HCLG.fst", trans_model="m/final.mdl", decode_dir="d", kind="loglikes",
+                     source="ll", data_dir="data", num_jobs=2,
+                     config=DecoderConfig(beam=11, lattice_beam=7, max_active=5000).to_dict())
+    cmd = kaldi_latgen_command(Backend("kaldi", tmp_path / "kaldi"), spec, 2)
+    assert cmd[0] == str(binary)
+    assert {"--beam=11", "--lattice-beam=7", "--max-active=5000", "--acoustic-scale=0.1",
+            "--allow-partial=true"} <= set(cmd)
+    assert cmd[-4:] == ["m/final.mdl", "g/HCLG.fst", "ark:ll/loglikes.2.ark", "ark:|gzip -c > d/lat.2.gz"]

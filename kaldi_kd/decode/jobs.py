@@ -171,9 +171,9 @@ def kaldi_latgen_command(backend, spec: DecodeJob, job: int, words: Optional[str
     from kaldi_kd.kaldi.backend import kaldi_binary
 
     cfg = DecoderConfig(**spec.config)
-    opts = [f"--beam={cfg.beam}", f"--lattice-beam={cfg.lattice_beam}",
+    opts = [f"--beam={float(cfg.beam):g}", f"--lattice-beam={float(cfg.lattice_beam):g}",
             f"--max-active={cfg.max_active}", f"--min-active={cfg.min_active}",
-            f"--acoustic-scale={cfg.acoustic_scale}",
+            f"--acoustic-scale={float(cfg.acoustic_scale):g}",
             f"--allow-partial={'true' if cfg.allow_partial else 'false'}"]
     if words:
         opts.append(f"--word-symbol-table={words}")
