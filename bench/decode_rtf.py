@@ -111,6 +111,9 @@ def main() -> int:
         err = total(count_errors(w, [lang.word_names[x] for x in r.words]) for (w, _), r in zip(utts, res))
         same = sum(r.words == f.words for r, f in zip(res, ref))
         rows.append({"beam": beam, "rtf_lattice": lat_s / audio_s, "rtf_best_path": fast_s / audio_s,
+                     "rtf_search": sum(r.info["search_s"] for r in res) / audio_s,
+                     "rtf_determinize": sum(r.info["determinize_s"] for r in res) / audio_s,
+                     "raw_lattice_states_mean": float(np.mean([r.info["raw_states"] for r in res])),
                      "wer": err.wer, "errors": err.errors, "ref_words": err.ref_words,
                      "lattice_states_mean": float(np.mean([r.lattice.num_states for r in res])),
                      "partial": sum(r.partial for r in res), "wider_beam": sum(r.beam_used > beam for r in res),
@@ -127,6 +130,8 @@ def main() -> int:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     beams = [r["beam"] for r in rows]
     ax.plot(beams, [r["rtf_lattice"] for r in rows], "o-", label="lattice (LatticeSimple + our det.)")
+    ax.plot(beams, [r["rtf_search"] for r in rows], "^:", label="  of which search (LatticeSimple)")
+    ax.plot(beams, [r["rtf_determinize"] for r in rows], "v:", label="  of which determinization")
     ax.plot(beams, [r["rtf_best_path"] for r in rows], "s--", label="best path (LatticeFaster)")
     ax.set_xlabel("beam")
     ax.set_ylabel("RTF (10 ms frames)")

@@ -177,6 +177,7 @@ class MappedDecoder:
         if mat.shape[0] == 0:
             raise DecodeError(f"utterance '{utt}': zero frames")
         raw, reached, beam = None, False, cfg.beam
+        t_search = time.perf_counter()
         for mult in (1.0,) + tuple(cfg.retry_beams):
             beam = cfg.beam * mult
             raw, reached = self._raw_lattice(mat, beam)
@@ -186,6 +187,8 @@ class MappedDecoder:
         if raw is None or (not reached and not cfg.allow_partial):
             raise DecodeError(f"utterance '{utt}': decoding failed (no final state reached "
                               f"up to beam {beam:.1f})")
+        t_det = time.perf_counter()
+        search_s = t_det - t_search
         if cfg.determinize:
             clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
         else:
@@ -198,7 +201,9 @@ class MappedDecoder:
         return DecodeResult(
             lattice=clat, words=bp.words, alignment=bp.alignment,
             likelihood=-bp.total_cost, num_frames=mat.shape[0], beam_used=beam,
-            partial=not reached, seconds=time.perf_counter() - t0)
+            partial=not reached, seconds=time.perf_counter() - t0,
+            info={"search_s": search_s, "determinize_s": time.perf_counter() - t_det,
+                  "raw_states": raw.num_states})
 
 
 def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: DecoderConfig,
