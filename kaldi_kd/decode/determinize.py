@@ -182,7 +182,7 @@ class _Determinizer:
         for w in sorted(via):
             best: Dict[int, tuple] = {}
             for d, (g1, a1, t1) in via[w].items():
-                for f, (g2, a2, _, _) in cf[d].items():
+                for f, (_, g2, a2, _, _) in cf[d].items():
                     gg, aa = g1 + g2, a1 + a2
                     cur = best.get(f)
                     if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
@@ -196,7 +196,7 @@ class _Determinizer:
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        start = {f: (g, a, self.strings(lat.start, f)) for f, (g, a, _, _) in self.cf[lat.start].items()}
+        start = {f: (g, a, self.strings(lat.start, f)) for f, (_, g, a, _, _) in self.cf[lat.start].items()}
         sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
@@ -215,9 +215,10 @@ class _Determinizer:
 
 
 def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, tuple]]:
-    """Per raw state s: frontier state f -> best (graph, acoustic, first ilabel, next state)
-    over word-epsilon paths s ~> f (next state -1 when f == s): a shortest-path tree per
-    target, whose label strings :func:`_ClosureStrings` materialises on demand.
+    """Per raw state s: frontier state f -> (cost s~>f + beta[f], graph, acoustic, first
+    ilabel, next state) of the best word-epsilon path s ~> f (next state -1 when f == s):
+    a shortest-path tree per target, whose label strings :class:`_ClosureStrings`
+    materialises on demand.
 
     Only entries that can lie on an in-beam path (alpha[s] + cost + beta[f] <= cutoff)
     are kept: the others are on no path the pruned output keeps.  Ties in cost go to
@@ -226,26 +227,25 @@ def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float
     n = lat.num_states
     cf: List[Dict[int, tuple]] = [dict() for _ in range(n)]
     for s in lat.finals:
-        cf[s][s] = (0.0, 0.0, 0, -1)
+        cf[s][s] = (beta[s], 0.0, 0.0, 0, -1)
     for s in range(n - 1, -1, -1):
         out = cf[s]
-        eps = []
+        get = out.get
+        limit = cutoff - alpha[s]
         for (il, ol, g, a, e) in lat.arcs[s]:
             if ol != 0:
-                out[s] = (0.0, 0.0, 0, -1)
-            else:
-                eps.append((il, g, a, e))
-        limit = cutoff - alpha[s]
-        for (il, g, a, e) in eps:
-            for f, (g2, a2, _, _) in cf[e].items():
-                gg = g + g2
-                aa = a + a2
-                c = gg + aa
-                if c + beta[f] > limit:
+                out[s] = (beta[s], 0.0, 0.0, 0, -1)
+                continue
+            ga = g + a
+            if ga > limit:
+                continue
+            for f, (cb2, g2, a2, _, _) in cf[e].items():
+                cb = ga + cb2
+                if cb > limit:
                     continue
-                cur = out.get(f)
-                if cur is None or c < cur[0] + cur[1] or (c == cur[0] + cur[1] and gg < cur[0]):
-                    out[f] = (gg, aa, il, e)
+                cur = get(f)
+                if cur is None or cb < cur[0] or (cb == cur[0] and g + g2 < cur[1]):
+                    out[f] = (cb, g + g2, a + a2, il, e)
     return cf
 
 
@@ -263,7 +263,7 @@ class _ClosureStrings:
             out = []
             cf = self.cf
             while s != f:
-                _, _, il, e = cf[s][f]
+                _, _, _, il, e = cf[s][f]
                 if il:
                     out.append(il)
                 s = e
