@@ -104,3 +104,19 @@ def test_kaldi_latgen_command_uses_same_options(tmp_path):
     assert {"--beam=11", "--lattice-beam=7", "--max-active=5000", "--acoustic-scale=0.1",
             "--allow-partial=true"} <= set(cmd)
     assert cmd[-4:] == ["m/final.mdl", "g/HCLG.fst", "ark:ll/loglikes.2.ark", "ark:|gzip -c > d/lat.2.gz"]
+
+
+def test_no_final_state_falls_back_to_best_path(system):
+    """At a tiny beam LatticeSimpleDecoder reaches no final state; the decoder then keeps
+    LatticeFasterDecoder's best path as a one-path lattice and says so."""
+    rng = np.random.default_rng(5)
+    words = [3, 1, 4, 1, 5]
+    ll, _ = synthetic_loglikes(system, words, rng, noise=3.0)
+    cfg = DecoderConfig(beam=0.5, lattice_beam=2, retry_beams=())
+    res = MappedDecoder(system.hclg, system.trans_model, cfg).decode(ll, "u")
+    assert res.info.get("best_path_only") is True
+    seqs = lattice_word_sequences(res.lattice)
+    assert list(seqs) == [tuple(res.words)]
+    bp = best_path(res.lattice)
+    assert len(bp.alignment) == ll.shape[0]
+    assert -(bp.graph_cost + 0.1 * bp.acoustic_cost) == pytest.approx(res.likelihood, abs=1e-3)

@@ -9,9 +9,12 @@ lattice beam (:mod:`kaldi_kd.decode.determinize`).  As Kaldi does, the stored
 lattice has acoustic costs divided back by the acoustic scale.
 
 When no final state survives the beam the decode is retried with a wider beam
-(``retry_beams``); if none reaches a final state, the partial lattice (final
-probabilities ignored) is kept when ``allow_partial`` (Kaldi's
-``--allow-partial=true``), otherwise the utterance fails.
+(``retry_beams``); if none reaches a final state, kaldi_hmm_gmm's
+LatticeFasterDecoder (which has max-active and an adaptive beam) is tried and, if
+it reaches a final state, its *best path only* is kept as a one-path lattice
+(``info["best_path_only"]``); otherwise the partial lattice (final probabilities
+ignored) is kept when ``allow_partial`` (Kaldi's ``--allow-partial=true``), or the
+utterance fails.
 
 Differences from Kaldi's ``latgen-faster-mapped``: ``LatticeSimpleDecoder`` prunes
 only with ``beam`` (no ``max_active`` histogram pruning, so ``max_active`` is
@@ -159,7 +162,14 @@ class MappedDecoder:
         dec = kaldi_decoder.LatticeSimpleDecoder(self.graph, dcfg)
         dec.decode(kaldi_decoder.DecodableCtc(mat))
         reached = math.isfinite(dec.final_relative_cost())
-        ok, raw = dec.get_raw_lattice(use_final_probs=reached)
+        # decode() finalizes, after which only use_final_probs=True is allowed; with no
+        # final token active Kaldi's GetRawLattice then treats every token as final
+        # (a partial lattice)
+        try:
+            ok, raw = dec.get_raw_lattice(use_final_probs=True)
+        except RuntimeError as err:
+            logger.warning("LatticeSimpleDecoder gave no lattice: %s", err)
+            return None, False
         if not ok or raw.num_states == 0:
             return None, reached
         return lattice_from_kaldifst(raw), reached
@@ -184,6 +194,19 @@ class MappedDecoder:
             if reached:
                 break
             logger.warning("utterance '%s': no final state at beam %.1f", utt, beam)
+        if not reached:
+            # LatticeSimpleDecoder has no max-active/adaptive beam; LatticeFasterDecoder
+            # may still reach a final state: then keep its best path as a one-path lattice
+            try:
+                res = decode_best_path_faster(self.graph, self.trans_model, loglikes, cfg, utt,
+                                              allow_partial=False)
+                res.info["best_path_only"] = True
+                res.seconds = time.perf_counter() - t0
+                logger.warning("utterance '%s': lattice decoder reached no final state; "
+                               "kept LatticeFasterDecoder's best path only", utt)
+                return res
+            except DecodeError:
+                pass
         if raw is None or (not reached and not cfg.allow_partial):
             raise DecodeError(f"utterance '{utt}': decoding failed (no final state reached "
                               f"up to beam {beam:.1f})")
@@ -207,7 +230,7 @@ class MappedDecoder:
 
 
 def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: DecoderConfig,
-                            utt: str = "") -> DecodeResult:
+                            utt: str = "", allow_partial: Optional[bool] = None) -> DecodeResult:
     """Best path only, with kaldi_hmm_gmm's LatticeFasterDecoder (applies ``max_active``).
 
     Its lattice is the single best path (:func:`linear_compact_lattice`), with the exact
@@ -226,8 +249,9 @@ def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: De
            else kaldi_hmm_gmm.LatticeFasterDecoderStdVectorFst)
     dec = cls(graph, lcfg)
     ok, ali, words, like = kaldi_hmm_gmm.decode_utterance_lattice_faster(
-        dec, kaldi_hmm_gmm.DecodableCtc(mat), trans_model, utt, config.allow_partial)
-    if not ok:
+        dec, kaldi_hmm_gmm.DecodableCtc(mat), trans_model, utt,
+        config.allow_partial if allow_partial is None else allow_partial)
+    if not ok or not len(ali):
         raise DecodeError(f"utterance '{utt}': LatticeFasterDecoder failed")
     rows = np.arange(len(ali))
     ac = -float(np.sum(mat[rows, np.asarray(ali, dtype=np.int64) - 1])) / config.acoustic_scale
