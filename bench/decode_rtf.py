@@ -117,6 +117,7 @@ def main() -> int:
                      "wer": err.wer, "errors": err.errors, "ref_words": err.ref_words,
                      "lattice_states_mean": float(np.mean([r.lattice.num_states for r in res])),
                      "partial": sum(r.partial for r in res), "wider_beam": sum(r.beam_used > beam for r in res),
+                     "best_path_only": sum(bool(r.info.get("best_path_only")) for r in res),
                      "same_1best_as_faster": same})
         print(json.dumps(rows[-1]))
     result = {"graph": "digits monophone HCLG (3-gram G, 11 words)", "num_utts": args.num_utts,
