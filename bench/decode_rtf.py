@@ -111,9 +111,9 @@ def main() -> int:
         err = total(count_errors(w, [lang.word_names[x] for x in r.words]) for (w, _), r in zip(utts, res))
         same = sum(r.words == f.words for r, f in zip(res, ref))
         rows.append({"beam": beam, "rtf_lattice": lat_s / audio_s, "rtf_best_path": fast_s / audio_s,
-                     "rtf_search": sum(r.info["search_s"] for r in res) / audio_s,
-                     "rtf_determinize": sum(r.info["determinize_s"] for r in res) / audio_s,
-                     "raw_lattice_states_mean": float(np.mean([r.info["raw_states"] for r in res])),
+                     "rtf_search": sum(r.info.get("search_s", r.seconds) for r in res) / audio_s,
+                     "rtf_determinize": sum(r.info.get("determinize_s", 0.0) for r in res) / audio_s,
+                     "raw_lattice_states_mean": float(np.mean([r.info.get("raw_states", 0) for r in res])),
                      "wer": err.wer, "errors": err.errors, "ref_words": err.ref_words,
                      "lattice_states_mean": float(np.mean([r.lattice.num_states for r in res])),
                      "partial": sum(r.partial for r in res), "wider_beam": sum(r.beam_used > beam for r in res),
