@@ -120,3 +120,37 @@ def test_no_final_state_falls_back_to_best_path(system):
     bp = best_path(res.lattice)
     assert len(bp.alignment) == ll.shape[0]
     assert -(bp.graph_cost + 0.1 * bp.acoustic_cost) == pytest.approx(res.likelihood, abs=1e-3)
+
+
+def test_python_decodable_gives_same_result(system):
+    """Any kaldi_decoder decodable works (a Python DecodableInterface subclass here)."""
+    from kaldi_kd.decode.decoder import decode_decodable
+    from kaldi_kd.kaldi.wheels import kaldi_decoder
+
+    rng = np.random.default_rng(11)
+    words = [2, 7, 9]
+    ll, _ = synthetic_loglikes(system, words, rng, noise=1.0)
+    dec = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(lattice_beam=4))
+    mat = dec.map_loglikes(ll)
+
+    class PyDecodable(kaldi_decoder.DecodableInterface):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def log_likelihood(self, frame, index):
+            return float(self.m[frame, index - 1])
+
+        def num_frames_ready(self):
+            return self.m.shape[0]
+
+        def is_last_frame(self, frame):
+            return frame == self.m.shape[0] - 1
+
+        def num_indices(self):
+            return self.m.shape[1]
+
+    a = decode_decodable(dec, PyDecodable(mat), "u")
+    b = dec.decode(ll, "u")
+    assert a.words == b.words == words
+    assert a.likelihood == pytest.approx(b.likelihood, abs=1e-3)

@@ -154,13 +154,14 @@ class MappedDecoder:
         return np.ascontiguousarray(mat, dtype=np.float32)
 
     # -- decoding ----------------------------------------------------------
-    def _raw_lattice(self, mat: np.ndarray, beam: float) -> Tuple[Optional[Lattice], bool]:
+    def _raw_lattice(self, mat, beam: float) -> Tuple[Optional[Lattice], bool]:
+        """Raw lattice at ``beam`` from a mapped matrix or any kaldi_decoder decodable."""
         cfg = self.config
         dcfg = kaldi_decoder.LatticeSimpleDecoderConfig(
             beam=beam, lattice_beam=cfg.lattice_beam, prune_interval=cfg.prune_interval,
             determinize_lattice=False, prune_lattice=True)
         dec = kaldi_decoder.LatticeSimpleDecoder(self.graph, dcfg)
-        dec.decode(kaldi_decoder.DecodableCtc(mat))
+        dec.decode(kaldi_decoder.DecodableCtc(mat) if isinstance(mat, np.ndarray) else mat)
         reached = math.isfinite(dec.final_relative_cost())
         # decode() finalizes, after which only use_final_probs=True is allowed; with no
         # final token active Kaldi's GetRawLattice then treats every token as final
@@ -227,6 +228,27 @@ class MappedDecoder:
             partial=not reached, seconds=time.perf_counter() - t0,
             info={"search_s": search_s, "determinize_s": time.perf_counter() - t_det,
                   "raw_states": raw.num_states})
+
+
+def decode_decodable(decoder: "MappedDecoder", decodable, utt: str = "") -> DecodeResult:
+    """Decode any ``kaldi_decoder.DecodableInterface`` (e.g. a Python subclass whose
+    ``log_likelihood(frame, tid)`` returns *scaled* log-likelihoods of transition-ids)
+    with ``decoder``'s graph and options; no beam retries or fallback.
+
+    Raises:
+        DecodeError: when no lattice is produced (or no final state and not allow_partial).
+    """
+    t0 = time.perf_counter()
+    cfg = decoder.config
+    raw, reached = decoder._raw_lattice(decodable, cfg.beam)
+    if raw is None or (not reached and not cfg.allow_partial):
+        raise DecodeError(f"utterance '{utt}': decoding failed at beam {cfg.beam:.1f}")
+    clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
+    bp = best_path(clat)
+    return DecodeResult(lattice=scale_lattice(clat, 1.0, 1.0 / cfg.acoustic_scale), words=bp.words,
+                        alignment=bp.alignment, likelihood=-bp.total_cost,
+                        num_frames=len(bp.alignment), beam_used=cfg.beam, partial=not reached,
+                        seconds=time.perf_counter() - t0)
 
 
 def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: DecoderConfig,
