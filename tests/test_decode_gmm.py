@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm  # noqa: F401  (import order)
 from kaldi_kd.gmm.graph import make_graph_dir

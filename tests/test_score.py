@@ -1,7 +1,6 @@
 """Scoring: sclite agrees with an independent edit distance, the LMWT sweep finds the
 known best, CIs and paired comparisons behave, `kaldi-kd compare` prints the table."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
