@@ -316,7 +316,7 @@ def _premultiply_start(clat: CompactLattice, g: float, a: float, prefix: Tuple[i
 
 
 def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1.0 / 1024,
-                               max_states: int = 200000) -> CompactLattice:
+                               max_states: int = 200000, max_raw_arcs: int = 150000) -> CompactLattice:
     """Determinize a raw lattice on words with lattice-beam pruning (see module doc).
 
     Args:
@@ -324,7 +324,9 @@ def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1
         beam: lattice beam (Kaldi's ``--lattice-beam``); ``inf`` for no pruning.
         delta: weight quantisation used to merge determinized states (Kaldi ``--delta``).
         max_states: bound on output states; past it the beam is reduced by 25 % and the
-            determinization retried (as Kaldi does on ``--max-mem``).
+            determinization retried (in the spirit of Kaldi's ``--max-mem``).
+        max_raw_arcs: bound on the pruned raw lattice's arcs (the closure work grows
+            with it); past it the beam is reduced by 25 % until it fits.
 
     Returns:
         a CompactLattice with one path per word sequence within the beam, states in
@@ -334,6 +336,12 @@ def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1
         pruned = prune_raw_lattice(lat, beam)
         if pruned.start < 0:
             return CompactLattice()
+        narcs = sum(len(a) for a in pruned.arcs)
+        if narcs > max_raw_arcs and beam > 0.5:
+            logger.warning("raw lattice has %d arcs within beam %.2f (> %d); retrying with beam %.2f",
+                           narcs, beam, max_raw_arcs, beam * 0.75)
+            beam = beam * 0.75 if beam != INF else 16.0
+            continue
         try:
             clat = _Determinizer(pruned, delta, max_states, beam).run()
         except _TooBig:
