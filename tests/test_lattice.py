@@ -191,3 +191,35 @@ def test_scale_penalty_best_path():
     assert best_path(p).graph_cost == pytest.approx(1.75 + 2.0)
     b = best_path(c)
     assert b.alignment == [1, 2, 2, 8] and (b.graph_cost, b.acoustic_cost) == pytest.approx((1.75, 10.25))
+
+
+def test_binary_reader_reads_openfst_written_lattice(tmp_path):
+    """The OpenFst header/state layout we write and read is the one OpenFst itself
+    writes: a kaldifst Lattice (weight type lattice4) written by OpenFst reads back
+    through our reader with the same arcs as its text form."""
+    from kaldi_kd.kaldi.wheels import kaldifst
+    from kaldi_kd.decode.lattice_io import _Reader, lattice_from_kaldifst, lattice_from_reader
+
+    fst = kaldifst.Lattice()
+    for _ in range(3):
+        fst.add_state()
+    fst.start = 0
+    fst.add_arc(0, kaldifst.LatticeArc(5, 2, kaldifst.LatticeWeight(1.5, 2.25), 1))
+    fst.add_arc(0, kaldifst.LatticeArc(6, 0, kaldifst.LatticeWeight(0.5, -1.0), 2))
+    fst.add_arc(1, kaldifst.LatticeArc(7, 3, kaldifst.LatticeWeight(0.0, 4.0), 2))
+    fst.set_final(2, kaldifst.LatticeWeight(0.25, 0.0))
+    fst.write(str(tmp_path / "x.lat"))
+    ours = lattice_from_reader(_Reader((tmp_path / "x.lat").read_bytes()))
+    ref = lattice_from_kaldifst(fst)
+    assert ours.start == ref.start == 0
+    assert ours.arcs == ref.arcs and ours.finals == ref.finals
+
+
+def test_raw_arc_limit_tightens_beam():
+    lat = random_raw_lattice(np.random.default_rng(2), frames=8, width=4)
+    full = determinize_lattice_pruned(lat, beam=math.inf)
+    small = determinize_lattice_pruned(lat, beam=6.0, max_raw_arcs=20)
+    rb = raw_best_path(lat)
+    sb = best_path(small)
+    assert sb.words == rb.words and sb.total_cost == pytest.approx(rb.total_cost, abs=1e-4)
+    assert len(lattice_word_sequences(small)) < len(lattice_word_sequences(full))

@@ -1,7 +1,6 @@
 """Scoring: sclite agrees with an independent edit distance, the LMWT sweep finds the
 known best, CIs and paired comparisons behave, `kaldi-kd compare` prints the table."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +125,9 @@ def test_compare_command(tmp_path, capsys):
     lines = out.strip().splitlines()
     assert "decode_a" in lines[2] and "decode_b" in lines[3]
     assert " 0.00 " in lines[3] and "9/0.0" in lines[3]
+
+
+def test_cli_help_lists_compare():
+    from kaldi_kd.cli import build_parser
+
+    assert "compare" in build_parser().format_help()

@@ -9,21 +9,34 @@ carrying its alignment (transition-id string) and both costs.
 Algorithm (subset construction in the CompactLatticeWeight semiring, as Kaldi's
 ``LatticeDeterminizer``):
 
-1. prune the raw lattice to arcs on paths within ``beam`` of the best path;
+1. prune the raw lattice to arcs on paths within ``beam`` of the best path
+   (forward-backward, Kaldi's ``PruneLattice``); states renumbered topologically;
 2. determinize on words: a determinized state is a set of (raw state, residual
-   weight, residual transition-id string); word-epsilon arcs are followed inside
-   the set (epsilon closure).  When two paths reach the same raw state only the
-   better one is kept (Viterbi), which is what makes one path per word sequence
-   with its best alignment.  Each set is normalised: the best weight and the
-   longest common string prefix are moved onto the incoming arc;
-3. prune the result again with ``beam`` (a combination of in-beam arcs can form an
-   out-of-beam path) and renumber states topologically.
+   weight, residual transition-id string) restricted to raw states with word arcs
+   or a final weight (Kaldi's minimal subset representation).  Word-epsilon paths
+   are followed through per-state closures (best path from each raw state to each
+   frontier state, computed once by dynamic programming).  When two paths reach the
+   same raw state only the better one is kept (Viterbi; ties to the lower graph
+   cost), which makes one path per word sequence carrying its best alignment.
+   Each set is normalised: its best weight and the longest common string prefix
+   move onto the incoming arc; sets are hashed with weights quantised by ``delta``;
+3. pruning during determinization: sets are expanded best-first by forward cost
+   plus an exact completion cost (A*), nothing beyond ``best + beam`` is expanded,
+   and closure entries that cannot be on an in-beam path are dropped;
+4. prune the result with ``beam`` (forward-backward) and renumber topologically.
 
-Differences from Kaldi: no phone-level first pass (Kaldi's
-``DeterminizeLatticePhonePruned`` determinizes on phones first to limit memory;
-the result is the same word lattice); pruning is done before and after instead of
-during determinization; memory is bounded by ``max_states`` with a retry at a
-smaller beam (Kaldi uses ``--max-mem`` the same way).
+The output has every word sequence whose best path is within ``beam`` of the best,
+each with exactly that path's alignment and (graph, acoustic) costs, and every arc
+lies on some path within ``beam`` (tests compare with brute-force enumeration).
+
+Differences from Kaldi: no phone-level first pass (``DeterminizeLatticePhonePruned``
+determinizes on phones first to bound memory; the word lattice is the same); Kaldi
+prunes during determinization with its own forward/backward estimates, we use
+A* with exact completion costs, with the same in-beam result; memory is bounded by
+``max_states`` / ``max_raw_arcs`` with retries at a 25 % smaller beam, where Kaldi
+(``--max-mem``) keeps a partial result pruned more tightly; no minimization
+(Kaldi's ``--minimize`` is false by default in latgen); pure Python, so dense raw
+lattices (10^4–10^5 states) take seconds.
 """
 
 from __future__ import annotations
@@ -110,7 +123,8 @@ class _Determinizer:
         self.words = [[(il, ol, g, a, d) for (il, ol, g, a, d) in arcs if ol != 0] for arcs in lat.arcs]
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
-        self.cf = _closures(lat, self.beta, beam)
+        self.cf = _closures(lat, _forward_costs(lat), self.beta, self.cutoff)
+        self.strings = _ClosureStrings(self.cf)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
@@ -177,21 +191,26 @@ class _Determinizer:
                     dest[d] = cand
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
+        strings = self.strings
         for w in sorted(via):
-            elems: Dict[int, Elem] = {}
+            best: Dict[int, tuple] = {}
             for d, (g1, a1, t1) in via[w].items():
-                for f, (g2, a2, t2) in cf[d].items():
-                    cand = (g1 + g2, a1 + a2, t1 + t2)
-                    cur = elems.get(f)
-                    if cur is None or _key(*cand) < _key(*cur):
-                        elems[f] = cand
+                for f, (_, g2, a2, _, _) in cf[d].items():
+                    gg, aa = g1 + g2, a1 + a2
+                    cur = best.get(f)
+                    if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
+                            (gg + aa, gg) == (cur[0] + cur[1], cur[0])
+                            and _key(gg, aa, t1 + strings(d, f)) < _key(cur[0], cur[1], cur[2] + strings(cur[3], f))):
+                        best[f] = (gg, aa, t1, d)
+            elems: Dict[int, Elem] = {f: (gg, aa, t1 + strings(d, f)) for f, (gg, aa, t1, d) in best.items()}
             if elems:
                 nid, g, a, prefix = self.state_for(elems, fwd)
                 self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        sid, g, a, prefix = self.state_for(dict(self.cf[lat.start]), 0.0)
+        start = {f: (g, a, self.strings(lat.start, f)) for f, (_, g, a, _, _) in self.cf[lat.start].items()}
+        sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
         while self.heap:
@@ -208,34 +227,75 @@ class _Determinizer:
         return self.out
 
 
-def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, Elem]]:
-    """Per raw state s: frontier state f -> best (graph, acoustic, tids) over
-    word-epsilon paths s ~> f, keeping entries that can lie on an in-beam path
-    (cost + beta[f] <= beta[s] + beam)."""
+def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, tuple]]:
+    """Per raw state s: frontier state f -> (cost s~>f + beta[f], graph, acoustic, first
+    ilabel, next state) of the best word-epsilon path s ~> f (next state -1 when f == s):
+    a shortest-path tree per target, whose label strings :class:`_ClosureStrings`
+    materialises on demand.
+
+    Only entries that can lie on an in-beam path (alpha[s] + cost + beta[f] <= cutoff)
+    are kept: the others are on no path the pruned output keeps.  Ties in cost go to
+    the lower graph cost, then to the first path found.
+    """
     n = lat.num_states
-    frontier = [bool(lat.finals.get(s)) or any(ol != 0 for (_, ol, _, _, _) in lat.arcs[s])
-                for s in range(n)]
+    cf: List[Dict[int, tuple]] = [dict() for _ in range(n)]
     for s in lat.finals:
-        frontier[s] = True
-    cf: List[Dict[int, Elem]] = [dict() for _ in range(n)]
+        cf[s][s] = (beta[s], 0.0, 0.0, 0, -1)
     for s in range(n - 1, -1, -1):
         out = cf[s]
-        if frontier[s]:
-            out[s] = (0.0, 0.0, ())
-        limit = beta[s] + beam
+        get = out.get
+        limit = cutoff - alpha[s]
         for (il, ol, g, a, e) in lat.arcs[s]:
             if ol != 0:
+                out[s] = (beta[s], 0.0, 0.0, 0, -1)
                 continue
-            pre = (il,) if il else ()
-            for f, (g2, a2, t2) in cf[e].items():
-                gg, aa = g + g2, a + a2
-                if gg + aa + beta[f] > limit:
+            ga = g + a
+            if ga > limit:
+                continue
+            for f, (cb2, g2, a2, _, _) in cf[e].items():
+                cb = ga + cb2
+                if cb > limit:
                     continue
-                cur = out.get(f)
-                if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
-                        (gg + aa, gg) == (cur[0] + cur[1], cur[0]) and _key(gg, aa, pre + t2) < _key(*cur)):
-                    out[f] = (gg, aa, pre + t2)
+                cur = get(f)
+                if cur is None or cb < cur[0] or (cb == cur[0] and g + g2 < cur[1]):
+                    out[f] = (cb, g + g2, a + a2, il, e)
     return cf
+
+
+class _ClosureStrings:
+    """Transition-id strings of closure entries, built by following next-state links."""
+
+    def __init__(self, cf: List[Dict[int, tuple]]):
+        self.cf = cf
+        self.cache: Dict[Tuple[int, int], Tuple[int, ...]] = {}
+
+    def __call__(self, s: int, f: int) -> Tuple[int, ...]:
+        key = (s, f)
+        t = self.cache.get(key)
+        if t is None:
+            out = []
+            cf = self.cf
+            while s != f:
+                _, _, _, il, e = cf[s][f]
+                if il:
+                    out.append(il)
+                s = e
+            t = self.cache[key] = tuple(out)
+        return t
+
+
+def _forward_costs(lat: Lattice) -> List[float]:
+    """Best total cost from the start to each state (states numbered topologically)."""
+    alpha = [INF] * lat.num_states
+    alpha[lat.start] = 0.0
+    for s in range(lat.num_states):
+        a_s = alpha[s]
+        if a_s == INF:
+            continue
+        for (_, _, g, a, d) in lat.arcs[s]:
+            if a_s + g + a < alpha[d]:
+                alpha[d] = a_s + g + a
+    return alpha
 
 
 def _backward_costs(lat: Lattice) -> List[float]:
@@ -269,7 +329,7 @@ def _premultiply_start(clat: CompactLattice, g: float, a: float, prefix: Tuple[i
 
 
 def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1.0 / 1024,
-                               max_states: int = 200000) -> CompactLattice:
+                               max_states: int = 200000, max_raw_arcs: int = 150000) -> CompactLattice:
     """Determinize a raw lattice on words with lattice-beam pruning (see module doc).
 
     Args:
@@ -277,7 +337,9 @@ def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1
         beam: lattice beam (Kaldi's ``--lattice-beam``); ``inf`` for no pruning.
         delta: weight quantisation used to merge determinized states (Kaldi ``--delta``).
         max_states: bound on output states; past it the beam is reduced by 25 % and the
-            determinization retried (as Kaldi does on ``--max-mem``).
+            determinization retried (in the spirit of Kaldi's ``--max-mem``).
+        max_raw_arcs: bound on the pruned raw lattice's arcs (the closure work grows
+            with it); past it the beam is reduced by 25 % until it fits.
 
     Returns:
         a CompactLattice with one path per word sequence within the beam, states in
@@ -287,6 +349,12 @@ def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1
         pruned = prune_raw_lattice(lat, beam)
         if pruned.start < 0:
             return CompactLattice()
+        narcs = sum(len(a) for a in pruned.arcs)
+        if narcs > max_raw_arcs and beam > 0.5:
+            logger.warning("raw lattice has %d arcs within beam %.2f (> %d); retrying with beam %.2f",
+                           narcs, beam, max_raw_arcs, beam * 0.75)
+            beam = beam * 0.75 if beam != INF else 16.0
+            continue
         try:
             clat = _Determinizer(pruned, delta, max_states, beam).run()
         except _TooBig:
