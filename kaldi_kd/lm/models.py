@@ -90,6 +90,8 @@ class UnitLM(nn.Module):
         self.cfg = cfg
         self.pad_id, self.bos_id, self.eos_id, self.mask_id = (vocab_size + i for i in range(4))
         self.embed = nn.Embedding(vocab_size + 4, cfg.d_model)
+        # scaled by sqrt(d) in _embed: unit-size token vectors, comparable to the positions
+        nn.init.normal_(self.embed.weight, std=cfg.d_model ** -0.5)
         self.drop = nn.Dropout(cfg.dropout)
         self.fwd = _stack(cfg)
         if cfg.kind == "bidir":
