@@ -149,3 +149,21 @@ def test_unit_corpus_streams_and_is_seeded(world, tmp_path):
         m_sil = [i for i, u in enumerate(m) if u == 0]
         s_sil = [i for i, u in enumerate(s) if u == conv_s.vocab.sil_id]
         assert len(m_sil) == len(s_sil)
+
+
+def test_segments_io_round_trip(world, tmp_path):
+    from kaldi_kd.units.from_alignments import alignment_segments, level_vocab
+    from kaldi_kd.units.io import load_unit_segments, write_segments
+
+    alis = [(f"utt{i}", ali) for i, (_, ali) in enumerate(world["alis"])]
+    texts = {f"utt{i}": words for i, (words, _) in enumerate(world["alis"])}
+    texts["utt0"] = ["two"]  # a transcript that does not match its alignment: skipped, reported
+    levels = ["senone", "monophone", "subword"]
+    segs, failed = alignment_segments(alis, texts, world["lang"], world["tm"], levels, world["sp"])
+    assert failed == ["utt0"] and len(segs["senone"]) == len(alis) - 1
+    for lv in levels:
+        write_segments(tmp_path / lv, segs[lv], level_vocab(lv, world["lang"], world["tm"], world["sp"]).symbols)
+    back = load_unit_segments(tmp_path, levels)
+    for lv in levels:
+        assert back[lv] == segs[lv]
+        assert all(s.num_frames == len(dict(alis)[u]) for u, s in back[lv].items())
