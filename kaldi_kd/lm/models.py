@@ -98,7 +98,7 @@ class UnitLM(nn.Module):
             self.bwd = _stack(cfg)
             self.combine = nn.Sequential(nn.Linear(2 * cfg.d_model, cfg.d_model), nn.GELU(), nn.LayerNorm(cfg.d_model))
         self.out = nn.Linear(cfg.d_model, vocab_size)
-        self.masked_chunk = 4096  # replicated rows per forward pass in masked scoring
+        self.masked_chunk_tokens = 1 << 18  # replicated tokens (rows x K) per forward pass in masked scoring
 
     # ---- building blocks ----------------------------------------------------
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
@@ -152,8 +152,9 @@ class UnitLM(nn.Module):
         seq, pos = rows // k, rows % k
         valid = pos < lengths[seq]
         seq, pos = seq[valid], pos[valid]
-        for c in range(0, seq.numel(), self.masked_chunk):
-            s, p = seq[c : c + self.masked_chunk], pos[c : c + self.masked_chunk]
+        chunk = max(1, self.masked_chunk_tokens // max(1, k))
+        for c in range(0, seq.numel(), chunk):
+            s, p = seq[c : c + chunk], pos[c : c + chunk]
             x = units[s].clone()
             x[torch.arange(len(s), device=x.device), p] = self.mask_id
             logits = self.forward(x, lengths[s])
