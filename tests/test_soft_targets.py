@@ -107,3 +107,18 @@ def test_alignment_frames_round_trip(teacher):
     eng = SoftTargetEngine(teacher, {"u": seg})
     idx, mask, _ = eng.frame_index(["u"], [0], len(frames))
     assert mask.all() and np.array_equal(seg.units[idx[0]], frames)
+
+
+def test_probs_only_teacher(teacher):
+    """A teacher exposing only segment_probs gets the same tempered targets."""
+
+    class ProbsOnly:
+        kind, vocab_size = teacher.kind, teacher.vocab_size
+
+        def segment_probs(self, units, lengths):
+            return teacher.segment_probs(units, lengths)
+
+    segs = _segments()
+    a = SoftTargetEngine(teacher, segs, tau=3.0).targets(["utt1"], [0], 9, "cpu")
+    b = SoftTargetEngine(ProbsOnly(), segs, tau=3.0).targets(["utt1"], [0], 9, "cpu")
+    assert torch.allclose(a.probs, b.probs, atol=1e-5)
