@@ -167,3 +167,54 @@ def test_segments_io_round_trip(world, tmp_path):
     for lv in levels:
         assert back[lv] == segs[lv]
         assert all(s.num_frames == len(dict(alis)[u]) for u, s in back[lv].items())
+
+
+def test_stage_scripts(world, tmp_path):
+    """make_unit_corpus.py (senone, from final.mdl + tree) and ali_to_units.py on real Kaldi files."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kaldi_kd.data.tables import write_int_vectors
+    from kaldi_kd.gmm.model_io import write_model, write_tree
+    from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
+    from kaldi_kd.units.io import load_segments
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    tm, ctx = world["tm"], world["ctx"]
+    am = kaldi_hmm_gmm.AmDiagGmm()
+    for _ in range(tm.num_pdfs):
+        g = kaldi_hmm_gmm.DiagGmm(1, 2)
+        g.set_weights(np.ones(1, np.float32))
+        g.set_invvars(np.ones((1, 2), np.float32))
+        g.set_means(np.zeros((1, 2), np.float32))
+        g.compute_gconsts()
+        am.add_pdf(g)
+    mdl = tmp_path / "exp"
+    mdl.mkdir()
+    write_model(mdl / "final.mdl", tm, am)
+    write_tree(mdl / "tree", ctx)
+    lang = world["dir"] / "lang"
+    out = tmp_path / "senone"
+    subprocess.run([sys.executable, str(root / "steps_py/make_unit_corpus.py"), "--level", "senone",
+                    str(world["dir"] / "lm.txt"), str(lang), str(mdl), str(out)], check=True, env=env,
+                   capture_output=True)
+    conv = TextToUnits("senone", world["lang"], TextUnitsConfig(), trans_model=tm, ctx_dep=ctx)
+    first = gzip.open(out / "train.txt.gz", "rt").readline().split()
+    words = (world["dir"] / "lm.txt").read_text().splitlines()[0].split()
+    assert [int(x) for x in first] == conv(words, 1).tolist()
+    # ali_to_units.py over ali.1.gz + data/text
+    data = tmp_path / "data"
+    data.mkdir()
+    alis = {f"utt{i:02d}": ali for i, (_, ali) in enumerate(world["alis"])}
+    (data / "text").write_text("".join(f"{u} {' '.join(w)}\n" for u, (w, _) in zip(alis, world["alis"])))
+    write_int_vectors(mdl / "ali.1.gz", sorted(alis.items()))
+    subprocess.run([sys.executable, str(root / "steps_py/ali_to_units.py"), "--spm", str(world["dir"] / "spm.model"),
+                    str(data), str(lang), str(mdl), str(tmp_path / "units")], check=True, env=env,
+                   capture_output=True)
+    segs = load_segments(tmp_path / "units" / "senone")
+    assert set(segs) == set(alis)
+    assert all(np.array_equal(segs[u].to_frames(), world["tt"].pdf[a]) for u, a in alis.items())
+    assert len(load_segments(tmp_path / "units" / "subword")) == len(alis)
