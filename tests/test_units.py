@@ -218,3 +218,33 @@ def test_stage_scripts(world, tmp_path):
     assert set(segs) == set(alis)
     assert all(np.array_equal(segs[u].to_frames(), world["tt"].pdf[a]) for u, a in alis.items())
     assert len(load_segments(tmp_path / "units" / "subword")) == len(alis)
+
+
+def test_hmm_path_sampling_follows_transition_probs(world):
+    """Kaldi's 5-state silence: sampled state paths follow the jump chain of the transition model."""
+    import collections
+
+    tm, ctx = make_model(triphone=False, kaldi_silence=True)
+    lang = world["lang"]
+    conv = TextToUnits("senone", lang, trans_model=tm, ctx_dep=ctx)
+    hmm = conv.phone_hmm((lang.optional_silence,))
+    assert not hmm.linear and len(hmm.pdfs) == 5
+    assert conv.phone_hmm((lang.phones["W_B"],)).linear
+    rng = np.random.default_rng(0)
+    paths = [hmm.sample(rng) for _ in range(3000)]
+    assert all(p[0] == hmm.pdfs[0] and p[-1] == hmm.pdfs[4] for p in paths)
+    second = collections.Counter(p[1] for p in paths)
+    for s in (1, 2, 3):  # from state 0, self-loop removed: 1/3 each
+        assert abs(second[hmm.pdfs[s]] / 3000 - 1 / 3) < 0.04
+    conv_all = TextToUnits("senone", lang, TextUnitsConfig(hmm_path="all"), trans_model=tm, ctx_dep=ctx)
+    assert conv_all.units([None], np.random.default_rng(0)).tolist() == hmm.pdfs
+    assert np.array_equal(conv(["one", "two"], 7), conv(["one", "two"], 7))
+    # forced alignments through this topology: every silence state path is a possible jump-chain path
+    tt = TransitionTables.from_model(tm)
+    for seed in range(3):
+        ali = forced_alignment(tm, ctx, ["one", "two"], 50, seed=seed)
+        sen = senone_segments(ali, tt)
+        for p, s, e in phone_instances(ali, tt):
+            if p == lang.optional_silence:
+                seq = sen.units[(sen.ends > s) & (sen.ends <= e)].tolist()
+                assert seq[0] == hmm.pdfs[0] and seq[-1] == hmm.pdfs[4]
