@@ -75,3 +75,18 @@ def make_toy_corpus(root: Path, tid2pdf: np.ndarray, num_utts: int = 12, dim: in
     write_int_vectors(ali / "ali.1.gz", ((u, alis[u]) for u in utts[:half]))
     write_int_vectors(ali / "ali.2.gz", ((u, alis[u]) for u in utts[half:]))
     return data, ali, pdfs
+
+
+def write_toy_final_mdl(path: Path, trans_model, dim: int = 8) -> None:
+    """A ``final.mdl`` (TransitionModel + single-Gaussian AmDiagGmm) through kaldi_kd.gmm.model_io."""
+    from kaldi_kd.gmm.model_io import write_model
+
+    am = kaldi_hmm_gmm.AmDiagGmm()
+    for _ in range(trans_model.num_pdfs):
+        g = kaldi_hmm_gmm.DiagGmm(1, dim)
+        g.set_weights(np.ones(1, np.float32))
+        g.set_invvars(np.ones((1, dim), np.float32))
+        g.set_means(np.zeros((1, dim), np.float32))
+        g.compute_gconsts()
+        am.add_pdf(g)
+    write_model(path, trans_model, am)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from kaldi_kd.am.data import Batch
 from kaldi_kd.am.model import (MODEL_TYPES, HybridModel, ModelConfig, main_state_dict,

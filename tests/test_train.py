@@ -140,3 +140,36 @@ def test_training_outputs_and_logged_keys(toy, tmp_path):
     m.load_state_dict(best["model"])
     saved = yaml.safe_load((exp / "config.yaml").read_text())
     assert saved["model"]["num_pdfs"] == 9 and saved["model"]["input_dim"] == 8
+
+
+def test_train_am_cli_and_resume(tmp_path):
+    import subprocess
+
+    from am_toy import write_toy_final_mdl
+    from kaldi_kd.train.setup import load_tid2pdf
+
+    tm = toy_transition_model()
+    data, ali, _ = make_toy_corpus(tmp_path, transition_id_to_pdf(tm), num_utts=12)
+    write_toy_final_mdl(ali / "final.mdl", tm)
+    tid2pdf, num_pdfs = load_tid2pdf(ali)
+    assert num_pdfs == 9 and list(tid2pdf) == list(transition_id_to_pdf(tm))
+    root = Path(__file__).resolve().parents[1]
+    conf = tmp_path / "am.yaml"
+    conf.write_text("model:\n  type: tdnnf\n  hidden_dim: 16\n  num_layers: 3\n  bottleneck_dim: 8\n"
+                    "num_epochs: 2\ncheckpoint_every: 2\n")
+    cmd = [sys.executable, str(root / "steps_py" / "train_am.py"), "--config", str(conf),
+           "--opt", "data.max_frames=300", str(data), str(ali), str(tmp_path / "exp")]
+    env = dict(__import__("os").environ, PYTHONPATH=str(root))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    exp = tmp_path / "exp"
+    assert (exp / "final.mdl").exists() and (exp / "best.pt").exists()
+    step2 = load_checkpoint(exp / "final.pt")["step"]
+    p = subprocess.run(cmd[:2] + ["--resume", "--opt", "num_epochs=3"] + cmd[2:], capture_output=True,
+                       text=True, env=env)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "resumed from" in (exp / "log" / "train.log").read_text()
+    assert load_checkpoint(exp / "final.pt")["step"] == step2 * 3 // 2
+    assert yaml.safe_load((exp / "config.yaml").read_text())["model"]["type"] == "tdnnf"
+    p = subprocess.run(cmd[:2] + [str(data), str(tmp_path), str(exp)], capture_output=True, text=True, env=env)
+    assert p.returncode != 0 and "final.mdl" in p.stderr

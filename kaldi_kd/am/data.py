@@ -1,5 +1,17 @@
 """Training data for the hybrid AM: features + frame targets (pdf-ids) in batches.
 
+Pipeline: ``feats.scp`` (+ per-speaker ``cmvn.scp``, optional deltas/splicing, through
+:class:`kaldi_kd.data.features.FeatureReader`) and ``<ali-dir>/ali.N.gz``
+(transition-ids, mapped to pdf-ids with the transition model's
+``transition_id_to_pdf_array``, like ``ali-to-pdf``) -> :func:`load_am_data` (frame
+counts must match exactly, else :class:`FrameCountError` lists the utterances;
+utterances without alignment are skipped with a warning; a seeded held-out subset by
+utterance) -> :class:`UtteranceDataset` (whole utterances) or :class:`ChunkDataset`
+(fixed-width chunks with left/right context, targets on the central frames only) ->
+:class:`BucketBatchSampler` (length-bucketed, frame budget per batch, seeded shuffle per
+epoch, sharding by rank, position save/restore for exact resume) ->
+:func:`make_loader` (DataLoader with workers) -> :class:`Batch`.
+
 ``Batch`` (the contract other areas code against):
 
 * ``feats (B,T,F)`` float32, padded with zeros; ``lengths (B,)`` valid input frames;
@@ -8,7 +20,8 @@
 * ``utt_ids`` the utterance of each row;
 * ``starts (B,)`` long: the utterance output frame of row b's first frame, i.e.
   ``logits[b, j]`` is output frame ``starts[b] + j`` of utterance ``utt_ids[b]``
-  (0 for whole utterances; for chunks, the first frame *including* left context);
+  (0 for whole utterances; for chunks, the first frame *including* left context,
+  which is clipped at the utterance start, so starts >= 0);
 * ``mask (B,T')`` bool: frames that carry a target (``targets != -100``).
 """
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Dict, Protocol, Tuple, runtime_checkable
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -1,0 +1,108 @@
+"""Monophone / triphone training and alignment on a tiny generated corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm  # noqa: F401  (import order)
+from kaldi_kd.data.features import FeatureReader
+from kaldi_kd.data.tables import read_int_vectors, write_table
+from kaldi_kd.gmm import model_io
+from kaldi_kd.gmm.align import AlignConfig, align_si
+from kaldi_kd.gmm.lang import Lang
+from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
+
+from gmm_corpus import LEXICON, make_data, make_lang
+
+MONO = MonoConfig(num_iters=8, max_iter_inc=5, totgauss=90, realign_iters=(1, 2, 3, 5, 7))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gmm")
+    lang = make_lang(root)
+    data = make_data(root)
+    logs = train_mono(data, lang, root / "exp" / "mono", MONO, nj=2)
+    return root, lang, data, logs
+
+
+def _read_alis(d: Path) -> dict:
+    nj = int((d / "num_jobs").read_text())
+    out = {}
+    for n in range(1, nj + 1):
+        out.update(dict(read_int_vectors(d / f"ali.{n}.gz")))
+    return out
+
+
+def _phones(tm, ali, lang) -> list:
+    """Phone names of the alignment's phone instances (a new one at each phone start)."""
+    return [lang.phone_names[tm.transition_id_to_phone(t)] for t in ali.tolist()
+            if tm.transition_ids_is_start_of_phone(t)]
+
+
+def test_mono_likelihood_improves_and_outputs(corpus):
+    root, lang, data, logs = corpus
+    exp = root / "exp" / "mono"
+    likes = [it.like_per_frame for it in logs]
+    assert len(likes) == MONO.num_iters
+    assert likes[-1] > likes[0] + 10.0          # synthetic data: large gain
+    assert all(b > a - 0.5 for a, b in zip(likes[1:], likes[2:]))   # monotone up to noise
+    assert logs[-1].num_gauss > logs[0].num_gauss and logs[-1].num_gauss <= MONO.totgauss
+    for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml"):
+        assert (exp / name).exists(), name
+    tm, am = model_io.read_model(exp / "final.mdl")
+    assert am.num_pdfs == tm.num_pdfs == model_io.read_tree(exp / "tree").num_pdfs
+    assert (exp / "log" / "like_per_frame.txt").read_text().count("\n") == MONO.num_iters
+    assert (exp / "log" / "acc.3.1.log").is_file()
+
+
+def test_mono_alignments_match_features_and_transcripts(corpus):
+    root, lang_dir, data, _ = corpus
+    exp = root / "exp" / "mono"
+    tm, _ = model_io.read_model(exp / "final.mdl")
+    lang = Lang(lang_dir)
+    alis = _read_alis(exp)
+    feats = FeatureReader(data, cmvn=True, deltas=2)
+    assert sorted(alis) == feats.utts
+    text = dict(line.split(maxsplit=1) for line in (data / "text").read_text().splitlines())
+    for utt, ali in alis.items():
+        assert len(ali) == len(feats[utt])
+        assert ali.min() >= 1 and ali.max() <= tm.num_transition_ids
+        phones = [p for p in _phones(tm, ali, lang) if p != "SIL"]
+        expect = [p for w in text[utt].split() for p in LEXICON.get(w, "SPN").split()]
+        assert phones == expect, utt
+
+
+def test_mono_rerun_skips_finished_iterations(corpus):
+    root, lang, data, _ = corpus
+    assert train_mono(data, lang, root / "exp" / "mono", MONO, nj=2) == []
+
+
+def test_align_si_lists_failures(corpus, tmp_path):
+    root, lang, data, _ = corpus
+    # a copy of the data with one utterance cut to 4 frames: cannot be aligned
+    bad = tmp_path / "data"
+    shutil.copytree(data, bad)
+    reader = FeatureReader(data, cmvn=False)
+    items = []
+    for u in reader.utts:
+        x = reader.raw(u)
+        items.append((u, x[:4] if u == reader.utts[5] else x))
+    for f in ("feats.scp", "cmvn.scp"):
+        (bad / f).unlink()
+    write_table((tmp_path / "feats.ark").absolute(), items, scp=bad / "feats.scp")
+    from kaldi_kd.data.features import compute_cmvn
+    compute_cmvn(bad, (tmp_path / "cmvn.ark").absolute())
+    out = tmp_path / "ali"
+    totals = align_si(bad, lang, root / "exp" / "mono", out, AlignConfig(), nj=2)
+    assert totals["failed"] == [reader.utts[5]]
+    assert (out / "failed_utts").read_text().split() == [reader.utts[5]]
+    alis = _read_alis(out)
+    assert reader.utts[5] not in alis and len(alis) == len(reader.utts) - 1
+    assert (out / "final.mdl").is_file() and not (out / "final.mdl").is_symlink()
+    logs = "".join(p.read_text() for p in (out / "log").glob("align.*.log"))
+    assert reader.utts[5] in logs and "Did not successfully align" in logs
