@@ -31,7 +31,7 @@ def _doctor(args: argparse.Namespace) -> int:
 # name -> (help, add_arguments, run)
 COMMANDS: Dict[str, tuple] = {
     "doctor": ("check the installation: backend, wheels, torch/CUDA, sclite", lambda p: None, _doctor),
-    "compare": ("RESULTS-style table of scored decode dirs: WER, 95% CI, best LMWT/WIP, paired test",
+    "compare": ("RESULTS-style table of scored decode dirs: WER, 95%% CI, best LMWT/WIP, paired test",
                 compare_cli.add_arguments, compare_cli.main),
 }
 

@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     spec = DecodeJob(graph=str(graph / "HCLG.fst"), trans_model=str(model), decode_dir=str(ddir),
                      kind=kind, source=source, data_dir=str(data), num_jobs=nj,
                      config=decoder_config_from_args(args), overwrite=args.overwrite,
-                     progress=False)
+                     progress=(nj == 1 and not args.job))
     if args.job:  # one job, logging to stderr (the runner's log file)
         run_decode_job(int(args.job), spec)
         return 0

@@ -18,7 +18,9 @@ from kaldi_kd.gmm.symbols import LangError
 
 def main() -> int:
     d = NgramConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        usage='%(prog)s [options] <lm-text> [<lm-text>...] <lang-dir> <lang-test-dir>\n       e.g.:  steps_py/make_G.py --order 3 data/train/text data/lang data/lang_test',
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # options (defaults in one block: NgramConfig)
     p.add_argument("--order", type=int, default=d.order, choices=[1, 2, 3, 4, 5])
     p.add_argument("--has-ids", choices=["auto", "true", "false"], default="auto",

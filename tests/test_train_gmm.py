@@ -39,9 +39,10 @@ def _read_alis(d: Path) -> dict:
 
 
 def _phones(tm, ali, lang) -> list:
-    """Phone names of the alignment's phone instances (a new one at each phone start)."""
+    """Phone names of the alignment's phone instances.  With reordered graphs a phone
+    instance starts with the forward (non-self-loop) transition of its HMM state 0."""
     return [lang.phone_names[tm.transition_id_to_phone(t)] for t in ali.tolist()
-            if tm.transition_ids_is_start_of_phone(t)]
+            if tm.transition_ids_is_start_of_phone(t) and not tm.is_self_loop(t)]
 
 
 def test_mono_likelihood_improves_and_outputs(corpus):
@@ -51,7 +52,8 @@ def test_mono_likelihood_improves_and_outputs(corpus):
     assert len(likes) == MONO.num_iters
     assert likes[-1] > likes[0] + 10.0          # synthetic data: large gain
     assert all(b > a - 0.5 for a, b in zip(likes[1:], likes[2:]))   # monotone up to noise
-    assert logs[-1].num_gauss > logs[0].num_gauss and logs[-1].num_gauss <= MONO.totgauss
+    # split_by_count rounds per-pdf targets: Kaldi may overshoot slightly too
+    assert logs[0].num_gauss < logs[-1].num_gauss <= 1.1 * MONO.totgauss
     for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml"):
         assert (exp / name).exists(), name
     tm, am = model_io.read_model(exp / "final.mdl")

@@ -9,9 +9,12 @@ lattice beam (:mod:`kaldi_kd.decode.determinize`).  As Kaldi does, the stored
 lattice has acoustic costs divided back by the acoustic scale.
 
 When no final state survives the beam the decode is retried with a wider beam
-(``retry_beams``); if none reaches a final state, the partial lattice (final
-probabilities ignored) is kept when ``allow_partial`` (Kaldi's
-``--allow-partial=true``), otherwise the utterance fails.
+(``retry_beams``); if none reaches a final state, kaldi_hmm_gmm's
+LatticeFasterDecoder (which has max-active and an adaptive beam) is tried and, if
+it reaches a final state, its *best path only* is kept as a one-path lattice
+(``info["best_path_only"]``); otherwise the partial lattice (final probabilities
+ignored) is kept when ``allow_partial`` (Kaldi's ``--allow-partial=true``), or the
+utterance fails.
 
 Differences from Kaldi's ``latgen-faster-mapped``: ``LatticeSimpleDecoder`` prunes
 only with ``beam`` (no ``max_active`` histogram pruning, so ``max_active`` is
@@ -151,15 +154,23 @@ class MappedDecoder:
         return np.ascontiguousarray(mat, dtype=np.float32)
 
     # -- decoding ----------------------------------------------------------
-    def _raw_lattice(self, mat: np.ndarray, beam: float) -> Tuple[Optional[Lattice], bool]:
+    def _raw_lattice(self, mat, beam: float) -> Tuple[Optional[Lattice], bool]:
+        """Raw lattice at ``beam`` from a mapped matrix or any kaldi_decoder decodable."""
         cfg = self.config
         dcfg = kaldi_decoder.LatticeSimpleDecoderConfig(
             beam=beam, lattice_beam=cfg.lattice_beam, prune_interval=cfg.prune_interval,
             determinize_lattice=False, prune_lattice=True)
         dec = kaldi_decoder.LatticeSimpleDecoder(self.graph, dcfg)
-        dec.decode(kaldi_decoder.DecodableCtc(mat))
+        dec.decode(kaldi_decoder.DecodableCtc(mat) if isinstance(mat, np.ndarray) else mat)
         reached = math.isfinite(dec.final_relative_cost())
-        ok, raw = dec.get_raw_lattice(use_final_probs=reached)
+        # decode() finalizes, after which only use_final_probs=True is allowed; with no
+        # final token active Kaldi's GetRawLattice then treats every token as final
+        # (a partial lattice)
+        try:
+            ok, raw = dec.get_raw_lattice(use_final_probs=True)
+        except RuntimeError as err:
+            logger.warning("LatticeSimpleDecoder gave no lattice: %s", err)
+            return None, False
         if not ok or raw.num_states == 0:
             return None, reached
         return lattice_from_kaldifst(raw), reached
@@ -177,15 +188,31 @@ class MappedDecoder:
         if mat.shape[0] == 0:
             raise DecodeError(f"utterance '{utt}': zero frames")
         raw, reached, beam = None, False, cfg.beam
+        t_search = time.perf_counter()
         for mult in (1.0,) + tuple(cfg.retry_beams):
             beam = cfg.beam * mult
             raw, reached = self._raw_lattice(mat, beam)
             if reached:
                 break
             logger.warning("utterance '%s': no final state at beam %.1f", utt, beam)
+        if not reached:
+            # LatticeSimpleDecoder has no max-active/adaptive beam; LatticeFasterDecoder
+            # may still reach a final state: then keep its best path as a one-path lattice
+            try:
+                res = decode_best_path_faster(self.graph, self.trans_model, loglikes, cfg, utt,
+                                              allow_partial=False)
+                res.info["best_path_only"] = True
+                res.seconds = time.perf_counter() - t0
+                logger.warning("utterance '%s': lattice decoder reached no final state; "
+                               "kept LatticeFasterDecoder's best path only", utt)
+                return res
+            except DecodeError:
+                pass
         if raw is None or (not reached and not cfg.allow_partial):
             raise DecodeError(f"utterance '{utt}': decoding failed (no final state reached "
                               f"up to beam {beam:.1f})")
+        t_det = time.perf_counter()
+        search_s = t_det - t_search
         if cfg.determinize:
             clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
         else:
@@ -198,11 +225,34 @@ class MappedDecoder:
         return DecodeResult(
             lattice=clat, words=bp.words, alignment=bp.alignment,
             likelihood=-bp.total_cost, num_frames=mat.shape[0], beam_used=beam,
-            partial=not reached, seconds=time.perf_counter() - t0)
+            partial=not reached, seconds=time.perf_counter() - t0,
+            info={"search_s": search_s, "determinize_s": time.perf_counter() - t_det,
+                  "raw_states": raw.num_states})
+
+
+def decode_decodable(decoder: "MappedDecoder", decodable, utt: str = "") -> DecodeResult:
+    """Decode any ``kaldi_decoder.DecodableInterface`` (e.g. a Python subclass whose
+    ``log_likelihood(frame, tid)`` returns *scaled* log-likelihoods of transition-ids)
+    with ``decoder``'s graph and options; no beam retries or fallback.
+
+    Raises:
+        DecodeError: when no lattice is produced (or no final state and not allow_partial).
+    """
+    t0 = time.perf_counter()
+    cfg = decoder.config
+    raw, reached = decoder._raw_lattice(decodable, cfg.beam)
+    if raw is None or (not reached and not cfg.allow_partial):
+        raise DecodeError(f"utterance '{utt}': decoding failed at beam {cfg.beam:.1f}")
+    clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
+    bp = best_path(clat)
+    return DecodeResult(lattice=scale_lattice(clat, 1.0, 1.0 / cfg.acoustic_scale), words=bp.words,
+                        alignment=bp.alignment, likelihood=-bp.total_cost,
+                        num_frames=len(bp.alignment), beam_used=cfg.beam, partial=not reached,
+                        seconds=time.perf_counter() - t0)
 
 
 def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: DecoderConfig,
-                            utt: str = "") -> DecodeResult:
+                            utt: str = "", allow_partial: Optional[bool] = None) -> DecodeResult:
     """Best path only, with kaldi_hmm_gmm's LatticeFasterDecoder (applies ``max_active``).
 
     Its lattice is the single best path (:func:`linear_compact_lattice`), with the exact
@@ -221,8 +271,9 @@ def decode_best_path_faster(graph, trans_model, loglikes: np.ndarray, config: De
            else kaldi_hmm_gmm.LatticeFasterDecoderStdVectorFst)
     dec = cls(graph, lcfg)
     ok, ali, words, like = kaldi_hmm_gmm.decode_utterance_lattice_faster(
-        dec, kaldi_hmm_gmm.DecodableCtc(mat), trans_model, utt, config.allow_partial)
-    if not ok:
+        dec, kaldi_hmm_gmm.DecodableCtc(mat), trans_model, utt,
+        config.allow_partial if allow_partial is None else allow_partial)
+    if not ok or not len(ali):
         raise DecodeError(f"utterance '{utt}': LatticeFasterDecoder failed")
     rows = np.arange(len(ali))
     ac = -float(np.sum(mat[rows, np.asarray(ali, dtype=np.int64) - 1])) / config.acoustic_scale

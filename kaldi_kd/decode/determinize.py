@@ -110,7 +110,8 @@ class _Determinizer:
         self.words = [[(il, ol, g, a, d) for (il, ol, g, a, d) in arcs if ol != 0] for arcs in lat.arcs]
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
-        self.cf = _closures(lat, self.beta, beam)
+        self.cf = _closures(lat, _forward_costs(lat), self.beta, self.cutoff)
+        self.strings = _ClosureStrings(self.cf)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
@@ -177,21 +178,26 @@ class _Determinizer:
                     dest[d] = cand
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
+        strings = self.strings
         for w in sorted(via):
-            elems: Dict[int, Elem] = {}
+            best: Dict[int, tuple] = {}
             for d, (g1, a1, t1) in via[w].items():
-                for f, (g2, a2, t2) in cf[d].items():
-                    cand = (g1 + g2, a1 + a2, t1 + t2)
-                    cur = elems.get(f)
-                    if cur is None or _key(*cand) < _key(*cur):
-                        elems[f] = cand
+                for f, (_, g2, a2, _, _) in cf[d].items():
+                    gg, aa = g1 + g2, a1 + a2
+                    cur = best.get(f)
+                    if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
+                            (gg + aa, gg) == (cur[0] + cur[1], cur[0])
+                            and _key(gg, aa, t1 + strings(d, f)) < _key(cur[0], cur[1], cur[2] + strings(cur[3], f))):
+                        best[f] = (gg, aa, t1, d)
+            elems: Dict[int, Elem] = {f: (gg, aa, t1 + strings(d, f)) for f, (gg, aa, t1, d) in best.items()}
             if elems:
                 nid, g, a, prefix = self.state_for(elems, fwd)
                 self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        sid, g, a, prefix = self.state_for(dict(self.cf[lat.start]), 0.0)
+        start = {f: (g, a, self.strings(lat.start, f)) for f, (_, g, a, _, _) in self.cf[lat.start].items()}
+        sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
         while self.heap:
@@ -208,34 +214,75 @@ class _Determinizer:
         return self.out
 
 
-def _closures(lat: Lattice, beta: List[float], beam: float) -> List[Dict[int, Elem]]:
-    """Per raw state s: frontier state f -> best (graph, acoustic, tids) over
-    word-epsilon paths s ~> f, keeping entries that can lie on an in-beam path
-    (cost + beta[f] <= beta[s] + beam)."""
+def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, tuple]]:
+    """Per raw state s: frontier state f -> (cost s~>f + beta[f], graph, acoustic, first
+    ilabel, next state) of the best word-epsilon path s ~> f (next state -1 when f == s):
+    a shortest-path tree per target, whose label strings :class:`_ClosureStrings`
+    materialises on demand.
+
+    Only entries that can lie on an in-beam path (alpha[s] + cost + beta[f] <= cutoff)
+    are kept: the others are on no path the pruned output keeps.  Ties in cost go to
+    the lower graph cost, then to the first path found.
+    """
     n = lat.num_states
-    frontier = [bool(lat.finals.get(s)) or any(ol != 0 for (_, ol, _, _, _) in lat.arcs[s])
-                for s in range(n)]
+    cf: List[Dict[int, tuple]] = [dict() for _ in range(n)]
     for s in lat.finals:
-        frontier[s] = True
-    cf: List[Dict[int, Elem]] = [dict() for _ in range(n)]
+        cf[s][s] = (beta[s], 0.0, 0.0, 0, -1)
     for s in range(n - 1, -1, -1):
         out = cf[s]
-        if frontier[s]:
-            out[s] = (0.0, 0.0, ())
-        limit = beta[s] + beam
+        get = out.get
+        limit = cutoff - alpha[s]
         for (il, ol, g, a, e) in lat.arcs[s]:
             if ol != 0:
+                out[s] = (beta[s], 0.0, 0.0, 0, -1)
                 continue
-            pre = (il,) if il else ()
-            for f, (g2, a2, t2) in cf[e].items():
-                gg, aa = g + g2, a + a2
-                if gg + aa + beta[f] > limit:
+            ga = g + a
+            if ga > limit:
+                continue
+            for f, (cb2, g2, a2, _, _) in cf[e].items():
+                cb = ga + cb2
+                if cb > limit:
                     continue
-                cur = out.get(f)
-                if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
-                        (gg + aa, gg) == (cur[0] + cur[1], cur[0]) and _key(gg, aa, pre + t2) < _key(*cur)):
-                    out[f] = (gg, aa, pre + t2)
+                cur = get(f)
+                if cur is None or cb < cur[0] or (cb == cur[0] and g + g2 < cur[1]):
+                    out[f] = (cb, g + g2, a + a2, il, e)
     return cf
+
+
+class _ClosureStrings:
+    """Transition-id strings of closure entries, built by following next-state links."""
+
+    def __init__(self, cf: List[Dict[int, tuple]]):
+        self.cf = cf
+        self.cache: Dict[Tuple[int, int], Tuple[int, ...]] = {}
+
+    def __call__(self, s: int, f: int) -> Tuple[int, ...]:
+        key = (s, f)
+        t = self.cache.get(key)
+        if t is None:
+            out = []
+            cf = self.cf
+            while s != f:
+                _, _, _, il, e = cf[s][f]
+                if il:
+                    out.append(il)
+                s = e
+            t = self.cache[key] = tuple(out)
+        return t
+
+
+def _forward_costs(lat: Lattice) -> List[float]:
+    """Best total cost from the start to each state (states numbered topologically)."""
+    alpha = [INF] * lat.num_states
+    alpha[lat.start] = 0.0
+    for s in range(lat.num_states):
+        a_s = alpha[s]
+        if a_s == INF:
+            continue
+        for (_, _, g, a, d) in lat.arcs[s]:
+            if a_s + g + a < alpha[d]:
+                alpha[d] = a_s + g + a
+    return alpha
 
 
 def _backward_costs(lat: Lattice) -> List[float]:

@@ -127,7 +127,7 @@ def run_decode_job(job: int, spec: DecodeJob) -> Dict[str, float]:
     tm = read_transition_model(spec.trans_model)
     decoder = MappedDecoder(read_graph(spec.graph), tm, cfg)
     stats = {"utts": 0.0, "frames": 0.0, "seconds": 0.0, "failed": 0.0, "partial": 0.0,
-             "retried": 0.0, "like": 0.0}
+             "retried": 0.0, "best_path_only": 0.0, "like": 0.0}
     t0 = time.perf_counter()
     items = loglike_items(spec, job)
     if spec.progress:
@@ -148,14 +148,16 @@ def run_decode_job(job: int, spec: DecodeJob) -> Dict[str, float]:
             stats["like"] += res.likelihood
             stats["partial"] += res.partial
             stats["retried"] += res.beam_used > cfg.beam
+            stats["best_path_only"] += bool(res.info.get("best_path_only"))
             logger.info("%s: %d frames, like %.2f, beam %.1f%s, lattice %d states, %.3f s",
                         utt, res.num_frames, res.likelihood, res.beam_used,
                         " (partial)" if res.partial else "", res.lattice.num_states, res.seconds)
     stats["seconds"] = time.perf_counter() - t0
     rtf = stats["seconds"] / max(stats["frames"] * 0.01, 1e-9)
-    logger.info("job %d: %d utterances, %d frames, %d failed, %d partial, %d needed a wider beam; "
-                "average log-like per frame %.4f; RTF %.4f (10 ms frames)", job, stats["utts"],
-                stats["frames"], stats["failed"], stats["partial"], stats["retried"],
+    logger.info("job %d: %d utterances, %d frames, %d failed, %d partial, %d needed a wider beam, "
+                "%d best path only; average log-like per frame %.4f; RTF %.4f (10 ms frames)", job,
+                stats["utts"], stats["frames"], stats["failed"], stats["partial"], stats["retried"],
+                stats["best_path_only"],
                 stats["like"] / max(stats["frames"], 1), rtf)
     if stats["utts"] == 0:
         raise DecodeError(f"job {job}: no utterance decoded")
@@ -171,9 +173,9 @@ def kaldi_latgen_command(backend, spec: DecodeJob, job: int, words: Optional[str
     from kaldi_kd.kaldi.backend import kaldi_binary
 
     cfg = DecoderConfig(**spec.config)
-    opts = [f"--beam={cfg.beam}", f"--lattice-beam={cfg.lattice_beam}",
+    opts = [f"--beam={float(cfg.beam):g}", f"--lattice-beam={float(cfg.lattice_beam):g}",
             f"--max-active={cfg.max_active}", f"--min-active={cfg.min_active}",
-            f"--acoustic-scale={cfg.acoustic_scale}",
+            f"--acoustic-scale={float(cfg.acoustic_scale):g}",
             f"--allow-partial={'true' if cfg.allow_partial else 'false'}"]
     if words:
         opts.append(f"--word-symbol-table={words}")

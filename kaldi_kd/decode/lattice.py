@@ -135,11 +135,18 @@ def topological_order(arcs: Sequence[Sequence[tuple]], start: int, next_index: i
         arcs: per-state arc lists; ``arc[next_index]`` is the destination state.
         start: the start state.
 
+    When the numbering is already topological (every arc goes to a higher state,
+    as decoders and our determinizer produce) the states from ``start`` on are
+    returned as numbered (when ``start`` is 0); unreachable ones may then be included (they have no
+    finite forward cost).
+
     Raises:
         LatticeError: if the reachable part has a cycle.
     """
     if start < 0:
         return []
+    if start == 0 and all(arc[next_index] > s for s in range(len(arcs)) for arc in arcs[s]):
+        return list(range(len(arcs)))
     reach = [False] * len(arcs)
     stack = [start]
     reach[start] = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -107,15 +106,11 @@ def decoder_config_from_args(args) -> dict:
 
 def score_after_decode(data_dir: PathLike, graph_dir: PathLike, decode_dir: PathLike) -> None:
     """Score with the default sweep when references and words.txt exist (as decode.sh does)."""
-    from kaldi_kd.score.score_dir import ScoringConfig, score_decode_dir
+    from kaldi_kd.score.score_dir import ScoringConfig, score_decode_dir, wip_str
 
     if not (Path(data_dir) / "text").is_file() or not (Path(graph_dir) / "words.txt").is_file():
         logger.info("no %s/text or %s/words.txt: not scoring", data_dir, graph_dir)
         return
     s = score_decode_dir(data_dir, graph_dir, decode_dir, ScoringConfig())
     logger.info("best: %s (LMWT %d, WIP %s)", s.best.kaldi_line(), s.best_lmwt, s.best_wip)
-    print(f"{s.best.kaldi_line()} {decode_dir}/wer_{s.best_lmwt}_{s.best_wip:.1f}")
-
-
-def quote_args(args: List[str]) -> str:
-    return " ".join(shlex.quote(a) for a in args)
+    print(f"{s.best.kaldi_line()} {decode_dir}/wer_{s.best_lmwt}_{wip_str(s.best_wip)}")

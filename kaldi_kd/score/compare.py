@@ -60,7 +60,7 @@ def format_table(rows: Sequence[SystemRow]) -> str:
     """A fixed-width table: system, %WER [errors / words], 95 % CI, best LMWT/WIP,
     and the paired difference to the first system."""
     name_w = max([len(r.name) for r in rows] + [6])
-    head = f"{'system':<{name_w}}  {'%WER':>6}  {'errors/words':>13}  {'95% CI':>15}  {'LMWT/WIP':>8}  vs first: diff [95% CI] P(better)"
+    head = f"{'system':<{name_w}}  {'%WER':>6}  {'errors/words':>13}  {'95% CI':>15}  {'LMWT/WIP':>8}  WER - first [95% CI] P(better)"
     lines = [head, "-" * len(head)]
     for r in rows:
         ci = f"[{r.ci[0]:.2f}, {r.ci[1]:.2f}]" if r.ci else "-"
