@@ -22,12 +22,13 @@ def main() -> None:
     p.add_argument("--kind", default=None, choices=["causal", "masked", "bidir"], help="overrides config")
     p.add_argument("--max-steps", type=int, default=None, help="overrides config")
     p.add_argument("--device", default=None, help="overrides config (auto|cpu|cuda)")
+    p.add_argument("--num-threads", type=int, default=None, help="overrides config (torch CPU threads)")
     p.add_argument("--resume", action="store_true", help="continue from <exp-dir>/ckpt/last.pt")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.add_argument("corpus_dir")
     p.add_argument("exp_dir")
     a = p.parse_args()
-    overrides = dict(kind=a.kind, max_steps=a.max_steps, device=a.device)
+    overrides = dict(kind=a.kind, max_steps=a.max_steps, device=a.device, num_threads=a.num_threads)
     if a.config:
         if not Path(a.config).exists():
             sys.exit(f"train_lm.py: expected file {a.config} to exist")

@@ -149,3 +149,102 @@ def test_unit_corpus_streams_and_is_seeded(world, tmp_path):
         m_sil = [i for i, u in enumerate(m) if u == 0]
         s_sil = [i for i, u in enumerate(s) if u == conv_s.vocab.sil_id]
         assert len(m_sil) == len(s_sil)
+
+
+def test_segments_io_round_trip(world, tmp_path):
+    from kaldi_kd.units.from_alignments import alignment_segments, level_vocab
+    from kaldi_kd.units.io import load_unit_segments, write_segments
+
+    alis = [(f"utt{i}", ali) for i, (_, ali) in enumerate(world["alis"])]
+    texts = {f"utt{i}": words for i, (words, _) in enumerate(world["alis"])}
+    texts["utt0"] = ["two"]  # a transcript that does not match its alignment: skipped, reported
+    levels = ["senone", "monophone", "subword"]
+    segs, failed = alignment_segments(alis, texts, world["lang"], world["tm"], levels, world["sp"])
+    assert failed == ["utt0"] and len(segs["senone"]) == len(alis) - 1
+    for lv in levels:
+        write_segments(tmp_path / lv, segs[lv], level_vocab(lv, world["lang"], world["tm"], world["sp"]).symbols)
+    back = load_unit_segments(tmp_path, levels)
+    for lv in levels:
+        assert back[lv] == segs[lv]
+        assert all(s.num_frames == len(dict(alis)[u]) for u, s in back[lv].items())
+
+
+def test_stage_scripts(world, tmp_path):
+    """make_unit_corpus.py (senone, from final.mdl + tree) and ali_to_units.py on real Kaldi files."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kaldi_kd.data.tables import write_int_vectors
+    from kaldi_kd.gmm.model_io import write_model, write_tree
+    from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
+    from kaldi_kd.units.io import load_segments
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    tm, ctx = world["tm"], world["ctx"]
+    am = kaldi_hmm_gmm.AmDiagGmm()
+    for _ in range(tm.num_pdfs):
+        g = kaldi_hmm_gmm.DiagGmm(1, 2)
+        g.set_weights(np.ones(1, np.float32))
+        g.set_invvars(np.ones((1, 2), np.float32))
+        g.set_means(np.zeros((1, 2), np.float32))
+        g.compute_gconsts()
+        am.add_pdf(g)
+    mdl = tmp_path / "exp"
+    mdl.mkdir()
+    write_model(mdl / "final.mdl", tm, am)
+    write_tree(mdl / "tree", ctx)
+    lang = world["dir"] / "lang"
+    out = tmp_path / "senone"
+    subprocess.run([sys.executable, str(root / "steps_py/make_unit_corpus.py"), "--level", "senone",
+                    str(world["dir"] / "lm.txt"), str(lang), str(mdl), str(out)], check=True, env=env,
+                   capture_output=True)
+    conv = TextToUnits("senone", world["lang"], TextUnitsConfig(), trans_model=tm, ctx_dep=ctx)
+    first = gzip.open(out / "train.txt.gz", "rt").readline().split()
+    words = (world["dir"] / "lm.txt").read_text().splitlines()[0].split()
+    assert [int(x) for x in first] == conv(words, 1).tolist()
+    # ali_to_units.py over ali.1.gz + data/text
+    data = tmp_path / "data"
+    data.mkdir()
+    alis = {f"utt{i:02d}": ali for i, (_, ali) in enumerate(world["alis"])}
+    (data / "text").write_text("".join(f"{u} {' '.join(w)}\n" for u, (w, _) in zip(alis, world["alis"])))
+    write_int_vectors(mdl / "ali.1.gz", sorted(alis.items()))
+    subprocess.run([sys.executable, str(root / "steps_py/ali_to_units.py"), "--spm", str(world["dir"] / "spm.model"),
+                    str(data), str(lang), str(mdl), str(tmp_path / "units")], check=True, env=env,
+                   capture_output=True)
+    segs = load_segments(tmp_path / "units" / "senone")
+    assert set(segs) == set(alis)
+    assert all(np.array_equal(segs[u].to_frames(), world["tt"].pdf[a]) for u, a in alis.items())
+    assert len(load_segments(tmp_path / "units" / "subword")) == len(alis)
+
+
+def test_hmm_path_sampling_follows_transition_probs(world):
+    """Kaldi's 5-state silence: sampled state paths follow the jump chain of the transition model."""
+    import collections
+
+    tm, ctx = make_model(triphone=False, kaldi_silence=True)
+    lang = world["lang"]
+    conv = TextToUnits("senone", lang, trans_model=tm, ctx_dep=ctx)
+    hmm = conv.phone_hmm((lang.optional_silence,))
+    assert not hmm.linear and len(hmm.pdfs) == 5
+    assert conv.phone_hmm((lang.phones["W_B"],)).linear
+    rng = np.random.default_rng(0)
+    paths = [hmm.sample(rng) for _ in range(3000)]
+    assert all(p[0] == hmm.pdfs[0] and p[-1] == hmm.pdfs[4] for p in paths)
+    second = collections.Counter(p[1] for p in paths)
+    for s in (1, 2, 3):  # from state 0, self-loop removed: 1/3 each
+        assert abs(second[hmm.pdfs[s]] / 3000 - 1 / 3) < 0.04
+    conv_all = TextToUnits("senone", lang, TextUnitsConfig(hmm_path="all"), trans_model=tm, ctx_dep=ctx)
+    assert conv_all.units([None], np.random.default_rng(0)).tolist() == hmm.pdfs
+    assert np.array_equal(conv(["one", "two"], 7), conv(["one", "two"], 7))
+    # forced alignments through this topology: every silence state path is a possible jump-chain path
+    tt = TransitionTables.from_model(tm)
+    for seed in range(3):
+        ali = forced_alignment(tm, ctx, ["one", "two"], 50, seed=seed)
+        sen = senone_segments(ali, tt)
+        for p, s, e in phone_instances(ali, tt):
+            if p == lang.optional_silence:
+                seq = sen.units[(sen.ends > s) & (sen.ends <= e)].tolist()
+                assert seq[0] == hmm.pdfs[0] and seq[-1] == hmm.pdfs[4]

@@ -69,10 +69,27 @@ def real_phone_ids() -> List[int]:
     return [i for i, p in enumerate(phone_list()) if i and not p.startswith("#")]
 
 
-def make_topo():
-    ids = " ".join(map(str, real_phone_ids()))
+SIL_TOPO = """<TopologyEntry>
+<ForPhones>
+{ids}
+</ForPhones>
+<State> 0 <PdfClass> 0 <Transition> 0 0.25 <Transition> 1 0.25 <Transition> 2 0.25 <Transition> 3 0.25 </State>
+<State> 1 <PdfClass> 1 <Transition> 1 0.25 <Transition> 2 0.25 <Transition> 3 0.25 <Transition> 4 0.25 </State>
+<State> 2 <PdfClass> 2 <Transition> 1 0.25 <Transition> 2 0.25 <Transition> 3 0.25 <Transition> 4 0.25 </State>
+<State> 3 <PdfClass> 3 <Transition> 1 0.25 <Transition> 2 0.25 <Transition> 3 0.25 <Transition> 4 0.25 </State>
+<State> 4 <PdfClass> 4 <Transition> 4 0.75 <Transition> 5 0.25 </State>
+<State> 5 </State>
+</TopologyEntry>
+"""
+
+
+def make_topo(kaldi_silence: bool = False):
+    """3-state left-to-right for every phone, or Kaldi's 5-state silence topology for SIL/SPN."""
+    sil = [i for i, p in enumerate(phone_list()) if p.split("_")[0] in SIL_PHONES]
+    ids = " ".join(str(p) for p in real_phone_ids() if not (kaldi_silence and p in sil))
+    extra = SIL_TOPO.format(ids=" ".join(map(str, sil))) if kaldi_silence else ""
     txt = f"""<Topology>
-<TopologyEntry>
+{extra}<TopologyEntry>
 <ForPhones>
 {ids}
 </ForPhones>
@@ -134,8 +151,8 @@ def context_tree():
     return ctx
 
 
-def make_model(triphone: bool = True):
-    topo = make_topo()
+def make_model(triphone: bool = True, kaldi_silence: bool = False):
+    topo = make_topo(kaldi_silence)
     if triphone:
         ctx = context_tree()
     else:

@@ -121,7 +121,7 @@ class SoftTargetEngine:
             for row, g in enumerate(group):
                 units[row, : len(seqs[g])] = torch.from_numpy(seqs[g].astype(np.int64))
             with torch.no_grad():
-                logits = self.teacher.segment_logits(units.to(device), lengths.to(device))
+                logits = teacher_logits(self.teacher, units.to(device), lengths.to(device))
                 q = torch.softmax(logits.float() / self.tau, dim=-1)
                 if self.top_k is not None:
                     vals, idx = q.topk(self.top_k, dim=-1)
@@ -210,6 +210,14 @@ class SoftTargetEngine:
             return SoftTargets(gathered, None, None, mask_t)
         indices = torch.cat([i for _, i in seg], dim=0)[idx_t]
         return SoftTargets(None, gathered, indices, mask_t)
+
+
+def teacher_logits(teacher: Teacher, units: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``segment_logits`` when the teacher has it, else log ``segment_probs`` (same softmax at any tau)."""
+    fn = getattr(teacher, "segment_logits", None)
+    if fn is not None:
+        return fn(units, lengths)
+    return torch.log(teacher.segment_probs(units, lengths).float().clamp_min(1e-30))
 
 
 def _to_device(teacher: Teacher, device: torch.device) -> None:

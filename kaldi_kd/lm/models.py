@@ -90,13 +90,15 @@ class UnitLM(nn.Module):
         self.cfg = cfg
         self.pad_id, self.bos_id, self.eos_id, self.mask_id = (vocab_size + i for i in range(4))
         self.embed = nn.Embedding(vocab_size + 4, cfg.d_model)
+        # scaled by sqrt(d) in _embed: unit-size token vectors, comparable to the positions
+        nn.init.normal_(self.embed.weight, std=cfg.d_model ** -0.5)
         self.drop = nn.Dropout(cfg.dropout)
         self.fwd = _stack(cfg)
         if cfg.kind == "bidir":
             self.bwd = _stack(cfg)
             self.combine = nn.Sequential(nn.Linear(2 * cfg.d_model, cfg.d_model), nn.GELU(), nn.LayerNorm(cfg.d_model))
         self.out = nn.Linear(cfg.d_model, vocab_size)
-        self.masked_chunk = 4096  # replicated rows per forward pass in masked scoring
+        self.masked_chunk_tokens = 1 << 18  # replicated tokens (rows x K) per forward pass in masked scoring
 
     # ---- building blocks ----------------------------------------------------
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
@@ -150,8 +152,9 @@ class UnitLM(nn.Module):
         seq, pos = rows // k, rows % k
         valid = pos < lengths[seq]
         seq, pos = seq[valid], pos[valid]
-        for c in range(0, seq.numel(), self.masked_chunk):
-            s, p = seq[c : c + self.masked_chunk], pos[c : c + self.masked_chunk]
+        chunk = max(1, self.masked_chunk_tokens // max(1, k))
+        for c in range(0, seq.numel(), chunk):
+            s, p = seq[c : c + chunk], pos[c : c + chunk]
             x = units[s].clone()
             x[torch.arange(len(s), device=x.device), p] = self.mask_id
             logits = self.forward(x, lengths[s])

@@ -23,9 +23,9 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 import numpy as np
 import torch
@@ -57,6 +57,7 @@ class LMConfig:
         max_valid_seqs: held-out sequences scored (0 = all).
         seed: RNG seed.
         device: "auto" (cuda if available) | "cpu" | "cuda[:i]".
+        num_threads: torch CPU threads (0 = torch's default).
     """
 
     kind: str = "causal"
@@ -78,6 +79,7 @@ class LMConfig:
     max_valid_seqs: int = 200
     seed: int = 1
     device: str = "auto"
+    num_threads: int = 0
 
     def model_config(self) -> ModelConfig:
         names = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -207,6 +209,8 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
     if cfg.max_valid_seqs:
         valid = valid[: cfg.max_valid_seqs]
     device = resolve_device(cfg.device)
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
     model = UnitLM(len(vocab), cfg.model_config()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -20,7 +20,7 @@ Phone instances follow Kaldi's SplitToPhones (both reordered and plain alignment
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 

@@ -7,9 +7,10 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 import numpy as np
+
 
 from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
                                       senone_segments, subword_segments, word_spans)

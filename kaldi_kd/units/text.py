@@ -12,11 +12,15 @@ same seed share every silence placement.  Then:
   optional-silence phone for silence) → base-phone units;
 - senone: the same phone sequence → for each phone, its context window
   (``ContextDependency.context_width`` phones around it, 0 beyond the utterance,
-  silence being an ordinary context phone as in the graph) and each emitting HMM
-  state's forward pdf-class → ``ContextDependency.compute`` → pdf-id.  One unit per
-  HMM state: this equals the senone segments of a forced alignment on
-  left-to-right topologies without skips (Kaldi's 5-state silence topology can
-  revisit states, which text cannot predict);
+  silence being an ordinary context phone as in the graph) and the pdf-classes of
+  its HMM states → ``ContextDependency.compute`` → pdf-ids; one unit per visited HMM
+  state (what an alignment segment is).  Which states are visited: ``hmm_path="sample"``
+  (default) samples the state path of each phone from the model's transition
+  probabilities with self-loops removed (the jump chain: from state s, go to s' ≠ s
+  with p(s→s') / (1 − p(s→s))), so topologies with skips — Kaldi's 5-state silence —
+  get the state sequences that alignments show, in proportion; ``hmm_path="all"``
+  visits every emitting state once in order.  Left-to-right phones without skips are
+  deterministic either way and equal the senone segments of a forced alignment;
 - subword: sentencepiece pieces of each word, ``<sil>`` for silence.
 
 Text is streamed line by line (generators), never loaded whole.
@@ -24,6 +28,7 @@ Text is streamed line by line (generators), never loaded whole.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +54,7 @@ class TextUnitsConfig:
         oov: word used for words missing from the lexicon ("" = error).
         seed: silence-sampling seed.
         has_keys: lines start with an utterance id (Kaldi ``text``) to skip.
+        hmm_path: "sample" | "all" — HMM state paths at the senone level (module doc).
     """
 
     sil_prob: float = 0.5
@@ -57,6 +63,7 @@ class TextUnitsConfig:
     oov: str = "<unk>"
     seed: int = 1
     has_keys: bool = False
+    hmm_path: str = "sample"
 
 
 def realise(words: Sequence[str], cfg: TextUnitsConfig, rng: np.random.Generator) -> List[Item]:
@@ -94,10 +101,10 @@ class TextToUnits:
         if level == "senone":
             if trans_model is None or ctx_dep is None:
                 raise ValueError("TextToUnits: level 'senone' needs trans_model and ctx_dep")
+            if cfg.hmm_path not in ("sample", "all"):
+                raise ValueError(f"TextToUnits: hmm_path must be 'sample' or 'all', got {cfg.hmm_path!r}")
             self.vocab: UnitVocab = senone_vocab(trans_model.num_pdfs)
-            topo = trans_model.topo
-            self._classes = {p: [s.forward_pdf_class for s in topo.topology_for_phone(p) if s.forward_pdf_class >= 0]
-                             for p in trans_model.phones}
+            self._hmm = _HmmTables(trans_model)
             self._cache: dict = {}
         elif level == "monophone":
             self.vocab, self._phone_map = monophone_vocab(lang)
@@ -124,33 +131,35 @@ class TextToUnits:
         return out
 
     # ---- phones → senones ------------------------------------------------------
-    def senones(self, phones: Sequence[int]) -> List[int]:
-        """pdf-id per HMM state of each phone, through the decision tree."""
+    def phone_hmm(self, window: Tuple[int, ...]) -> "PhoneHmm":
+        """pdf per emitting state and jump-chain probabilities of the central phone of ``window``."""
+        hmm = self._cache.get(window)
+        if hmm is None:
+            hmm = self._hmm.phone_hmm(self.ctx, window)
+            self._cache[window] = hmm
+        return hmm
+
+    def senones(self, phones: Sequence[int], rng: Optional[np.random.Generator] = None) -> List[int]:
+        """pdf-id per visited HMM state of each phone, through the decision tree.
+
+        Args:
+            phones: realised phone ids.
+            rng: generator for ``hmm_path="sample"``; None visits every state once.
+        """
         n, p = self.ctx.context_width, self.ctx.central_position
         padded = [0] * p + list(phones) + [0] * (n - 1 - p)
+        sample = rng is not None and self.cfg.hmm_path == "sample"
         out: List[int] = []
-        for i, ph in enumerate(phones):
-            window = tuple(padded[i : i + n])
-            pdfs = self._cache.get(window)
-            if pdfs is None:
-                classes = self._classes.get(ph)
-                if classes is None:
-                    raise KeyError(f"phone {ph} has no HMM topology in the model")
-                pdfs = []
-                for c in classes:
-                    ok, pdf = self.ctx.compute(list(window), c)
-                    if not ok:
-                        raise KeyError(f"decision tree has no pdf for context {window} pdf-class {c}")
-                    pdfs.append(pdf)
-                self._cache[window] = pdfs
-            out.extend(pdfs)
+        for i in range(len(phones)):
+            hmm = self.phone_hmm(tuple(padded[i : i + n]))
+            out.extend(hmm.sample(rng) if sample and not hmm.linear else hmm.pdfs)
         return out
 
     # ---- any level --------------------------------------------------------------
-    def units(self, items: Sequence[Item]) -> np.ndarray:
-        """int32 unit ids of a realised sentence at this converter's level."""
+    def units(self, items: Sequence[Item], rng: Optional[np.random.Generator] = None) -> np.ndarray:
+        """int32 unit ids of a realised sentence at this converter's level (rng: see senones)."""
         if self.level == "senone":
-            return np.asarray(self.senones(self.phones(items)), dtype=np.int32)
+            return np.asarray(self.senones(self.phones(items), rng), dtype=np.int32)
         if self.level == "monophone":
             return self._phone_map[np.asarray(self.phones(items), dtype=np.int64)].astype(np.int32)
         out: List[int] = []
@@ -159,7 +168,78 @@ class TextToUnits:
         return np.asarray(out, dtype=np.int32)
 
     def __call__(self, words: Sequence[str], lineno: int) -> np.ndarray:
-        return self.units(realise(words, self.cfg, line_rng(self.cfg, lineno)))
+        """Units of one text line: silences, then (senone level) HMM paths, from the line's seed."""
+        rng = line_rng(self.cfg, lineno)
+        return self.units(realise(words, self.cfg, rng), rng)
+
+
+@dataclass
+class PhoneHmm:
+    """A phone in context: pdf per emitting state, and the jump chain between states.
+
+    Attributes:
+        pdfs: forward pdf-id of each emitting state, in state order.
+        jumps: per emitting state, (destinations, probabilities) of its non-self-loop
+            transitions; a destination equal to len(pdfs) or more is the final state.
+        linear: every state goes only to the next one (the path is all states in order).
+    """
+
+    pdfs: List[int]
+    jumps: List[Tuple[List[int], np.ndarray]]
+    linear: bool
+
+    def sample(self, rng: np.random.Generator) -> List[int]:
+        out, s = [], 0
+        while s < len(self.pdfs):
+            out.append(self.pdfs[s])
+            dests, probs = self.jumps[s]
+            s = dests[int(rng.choice(len(dests), p=probs))] if len(dests) > 1 else dests[0]
+        return out
+
+
+class _HmmTables:
+    """Topology, transition states and transition probabilities of a TransitionModel."""
+
+    def __init__(self, trans_model) -> None:
+        from kaldi_kd.gmm.model_io import transition_model_data
+
+        data = transition_model_data(trans_model)
+        self.tstate = {tuple(int(x) for x in row): i + 1 for i, row in enumerate(data.tuples)}
+        self.log_probs = np.asarray(data.log_probs, dtype=np.float64)
+        self.state2id = list(trans_model.state2id)
+        self.topo = {p: trans_model.topo.topology_for_phone(p) for p in trans_model.phones}
+
+    def phone_hmm(self, ctx, window: Tuple[int, ...]) -> PhoneHmm:
+        phone = window[ctx.central_position]
+        states = self.topo.get(phone)
+        if states is None:
+            raise KeyError(f"phone {phone} has no HMM topology in the model")
+        emitting = [st for st in states if st.forward_pdf_class >= 0]
+        pdfs, jumps, linear = [], [], True
+        for h, st in enumerate(emitting):
+            fwd = self._pdf(ctx, window, st.forward_pdf_class)
+            loop = self._pdf(ctx, window, st.self_loop_pdf_class)
+            pdfs.append(fwd)
+            ts = self.tstate.get((phone, h, fwd, loop))
+            dests, probs = [], []
+            for j, (dest, prob) in enumerate(st.transitions):
+                if dest == h:
+                    continue
+                p = math.exp(self.log_probs[self.state2id[ts] + j]) if ts is not None else prob
+                dests.append(dest)
+                probs.append(p)
+            pr = np.asarray(probs, dtype=np.float64)
+            pr = pr / pr.sum() if pr.sum() > 0 else np.full(len(pr), 1.0 / len(pr))
+            jumps.append((dests, pr))
+            linear &= dests == [h + 1]
+        return PhoneHmm(pdfs, jumps, linear)
+
+    @staticmethod
+    def _pdf(ctx, window: Tuple[int, ...], pdf_class: int) -> int:
+        ok, pdf = ctx.compute(list(window), pdf_class)
+        if not ok:
+            raise KeyError(f"decision tree has no pdf for context {window} pdf-class {pdf_class}")
+        return pdf
 
 
 def iter_text(path: PathLike, has_keys: bool = False) -> Iterator[Tuple[int, List[str]]]:
