@@ -73,34 +73,78 @@ def test_read_decode_dir_and_consistency_check(tmp_path):
     per_utt.write_text(per_utt.read_text().replace("#csid 2 0 0 0", "#csid 1 1 0 0", 1))
     with pytest.raises(ValueError, match="not from the best"):
         read_decode_dir(d)
-    with pytest.raises(FileNotFoundError, match="best_wer"):
+    with pytest.raises((FileNotFoundError, ValueError), match="best_wer"):
         read_decode_dir(tmp_path / "nothing")
 
 
-def test_ablation_table_from_two_systems_decode_dirs(tmp_path):
+# ---- real decode dirs: toy HCLG, MappedDecoder lattices, sclite scoring (decode branch) ----
+
+@pytest.fixture(scope="module")
+def toy():
+    from kaldi_kd.decode.toy import DIGITS_LEXICON, build_toy_system
+
+    return build_toy_system(DIGITS_LEXICON, 12)
+
+
+def scored_decode_dir(toy, root: Path, decode_dir: Path, noise: float, seed: int, num_utts: int = 12) -> None:
+    """Decode synthetic log-likelihoods (more noise = a worse system) and score with sclite."""
+    import gzip
+
+    from kaldi_kd.decode.decoder import DecoderConfig, MappedDecoder
+    from kaldi_kd.decode.lattice_io import write_compact_lattice_entry
+    from kaldi_kd.decode.toy import synthetic_loglikes
+    from kaldi_kd.score.score_dir import ScoringConfig, score_decode_dir
+
+    data, graph = root / "data_test", root / "graph"
+    words_rng = np.random.default_rng(123)  # the same test set for every system
+    utts = {f"spk1-u{i:02d}": [int(w) for w in words_rng.integers(1, len(toy.words), size=3)] for i in range(num_utts)}
+    if not data.exists():
+        data.mkdir(parents=True)
+        (data / "text").write_text("".join(f"{u} {' '.join(toy.words[w] for w in ws)}\n" for u, ws in utts.items()))
+        (data / "utt2spk").write_text("".join(f"{u} spk1\n" for u in utts))
+        graph.mkdir(parents=True)
+        (graph / "words.txt").write_text("".join(f"{w} {i}\n" for i, w in enumerate(toy.words)))
+    rng = np.random.default_rng(seed)
+    decoder = MappedDecoder(toy.hclg, toy.trans_model, DecoderConfig(beam=10.0, lattice_beam=2.0))
+    decode_dir.mkdir(parents=True)
+    with gzip.open(decode_dir / "lat.1.gz", "wb") as f:
+        for utt, ws in utts.items():
+            ll, _ = synthetic_loglikes(toy, ws, rng, sep=2.0, noise=noise)
+            write_compact_lattice_entry(f, utt, decoder.decode(ll, utt).lattice)
+    score_decode_dir(data, graph, decode_dir, ScoringConfig(min_lmwt=9, max_lmwt=11, word_ins_penalties=(0.0,),
+                                                            replications=100))
+
+
+def test_ablation_table_from_two_systems_real_decode_dirs(toy, tmp_path):
     cfg = AblationConfig(systems=["ce", "aux_senone"], seeds=[1, 2], exp_root=str(tmp_path / "exp"), replications=500)
-    _make_systems(cfg, {"ce": 0.35, "aux_senone": 0.05})
+    for system, noise in (("ce", 3.0), ("aux_senone", 1.0)):
+        for seed in cfg.seeds:
+            scored_decode_dir(toy, tmp_path, Path(cfg.exp_root) / f"{system}_seed{seed}" / "decode_test", noise, seed)
 
     calls = []
     md = run_ablation(cfg, tmp_path / "out", runner=lambda argv, log: calls.append(argv) or 0)
     assert calls == []  # everything already scored: nothing rerun
     text = md.read_text()
-    assert (tmp_path / "out" / "wer.png").stat().st_size > 1000
-    assert (tmp_path / "out" / "wer.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = tmp_path / "out" / "wer.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert set(rows) >= {"ce", "aux_senone"}
 
+    from kaldi_kd.score.score_dir import read_best
+
     results = {s: {seed: read_decode_dir(Path(cfg.exp_root) / f"{s}_seed{seed}" / "decode_test") for seed in (1, 2)}
                for s in ("ce", "aux_senone")}
+    ce_wers = [read_best(Path(cfg.exp_root) / f"ce_seed{k}" / "decode_test")[0].wer for k in (1, 2)]
+    assert [results["ce"][k].wer for k in (1, 2)] == pytest.approx(ce_wers)
+    assert min(ce_wers) > 5  # the noisy system does make errors
     summ = {s.name: s for s in summarise(results, replications=500)}
-    ce_wers = [results["ce"][k].wer for k in (1, 2)]
     assert summ["ce"].mean == pytest.approx(np.mean(ce_wers))
     assert f"{np.mean(ce_wers):.2f} ± {np.std(ce_wers, ddof=1):.2f}" in rows["ce"]
     aux = summ["aux_senone"]
+    assert aux.mean < summ["ce"].mean
     assert aux.diff < 0 and aux.diff_ci[1] < 0 and aux.p_better > 0.95  # clearly better than CE
-    assert aux.ci[0] <= aux.mean <= aux.ci[1] or abs(aux.mean - np.mean(aux.ci)) < 5
     assert f"{aux.diff:+.2f}" in rows["aux_senone"]
-    assert "decode_test" in text
+    assert "ce_seed2/decode_test" in text
 
 
 def test_runner_resumes_and_names_failing_step(tmp_path):
@@ -112,21 +156,21 @@ def test_runner_resumes_and_names_failing_step(tmp_path):
         exp = Path(cfg.exp_root) / ("ce_seed3" if "ce_seed3" in cmd else "hierarchical_seed3")
         step = Path(argv[1]).name if len(argv) > 1 else ""
         done.append((exp.name, step))
-        if step == "train_am.py":
+        if step == "train_kd.py":
             exp.mkdir(parents=True, exist_ok=True)
             (exp / "final.pt").write_bytes(b"x")
         elif step == "nnet_forward.py":
             (exp / "loglikes_test").mkdir(parents=True, exist_ok=True)
-            (exp / "loglikes_test" / "loglikes.scp").write_text("")
+            (exp / "loglikes_test" / "num_jobs").write_text("2\n")
         elif step == "score.py":
             write_decode_dir(exp / "decode_test", _hyps(0.1 if "hier" in exp.name else 0.3, 1))
         return 0
 
     run_ablation(cfg, tmp_path / "out", runner=fake_runner)
-    assert [s for _, s in done] == ["train_am.py", "nnet_forward.py", "decode.py", "score.py"] * 2
+    assert [s for _, s in done] == ["train_kd.py", "nnet_forward.py", "decode.py", "score.py"] * 2
     hier_train = step_commands(cfg, "hierarchical", 3)["train"]
     assert "--aux-heads" in hier_train and "monophone@2,senone@4,subword@6" in hier_train
-    assert hier_train.count("--teacher") == 3 and "--seed" in hier_train and "3" in hier_train
+    assert hier_train.count("--teacher") == 3 and "seed=3" in hier_train
     done.clear()
     run_ablation(cfg, tmp_path / "out", runner=fake_runner)
     assert done == []  # resumed: nothing rerun

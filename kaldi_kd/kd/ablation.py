@@ -11,7 +11,9 @@ scoring when the decode dir has ``best_wer``.
 The stage commands are templates (``AblationConfig.commands``) over these fields:
 ``{python}`` ``{seed}`` ``{exp}`` (the system's exp dir) ``{kd_args}`` ``{train_args}``
 ``{train_data}`` ``{test_data}`` ``{ali_dir}`` ``{lang}`` ``{graph}`` ``{decode_dir}``
-``{loglikes}`` ``{decode_args}`` ``{nj}`` ``{cmd}``; a user with other scripts edits the YAML.
+``{loglikes}`` ``{forward_args}`` ``{decode_args}`` ``{score_args}`` ``{nj}``; a user with other
+scripts edits the YAML. The defaults run steps_py/train_kd.py (unit segments from
+``<ali-dir>/units``, written by ali_to_units.py), nnet_forward.py, decode.py and score.py.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ PathLike = Union[str, Path]
 SYSTEMS = ("ce", "interp", "aux_senone", "aux_monophone", "aux_subword", "hierarchical")
 
 DEFAULT_COMMANDS = {
-    "train": "{python} steps_py/train_am.py --seed {seed} {train_args} {kd_args} {train_data} {ali_dir} {exp}",
-    "forward": "{python} steps_py/nnet_forward.py {test_data} {exp} {loglikes}",
-    "decode": "{python} steps_py/decode.py {decode_args} --nj {nj} {graph} {test_data} {loglikes} {decode_dir}",
-    "score": "{python} steps_py/score.py {test_data} {graph} {decode_dir}",
+    "train": "{python} steps_py/train_kd.py --opt seed={seed} {train_args} {kd_args} {train_data} {ali_dir} {exp}",
+    "forward": "{python} steps_py/nnet_forward.py --nj {nj} {forward_args} {test_data} {exp} {loglikes}",
+    "decode": "{python} steps_py/decode.py --nj {nj} --skip-scoring {decode_args} {graph} {test_data} {loglikes} "
+    "{decode_dir}",
+    "score": "{python} steps_py/score.py {score_args} {test_data} {graph} {decode_dir}",
 }
 
 
@@ -63,7 +66,7 @@ class AblationConfig:
         train_data, test_data, ali_dir, lang, graph: the recipe's dirs.
         exp_root: where ``<system>_seed<s>`` dirs go.
         test_name: decode dir is ``<exp>/decode_<test_name>``.
-        train_args, decode_args: extra options for the train / decode commands.
+        train_args, forward_args, decode_args, score_args: extra options of each step.
         nj: decode jobs. python: interpreter for the stage scripts.
         commands: step -> command template (see the module docstring).
         replications: bootstrap resamples for the CIs.
@@ -86,7 +89,9 @@ class AblationConfig:
     exp_root: str = "exp/kd"
     test_name: str = "test"
     train_args: str = ""
+    forward_args: str = ""
     decode_args: str = ""
+    score_args: str = ""
     nj: int = 2
     python: str = sys.executable
     commands: Dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COMMANDS))
@@ -161,7 +166,8 @@ def step_commands(cfg: AblationConfig, system: str, seed: int) -> Dict[str, List
         python=shlex.quote(cfg.python), seed=seed, exp=exp, kd_args=shlex.join(kd_args(system, cfg)),
         train_args=cfg.train_args, train_data=cfg.train_data, test_data=cfg.test_data, ali_dir=cfg.ali_dir,
         lang=cfg.lang, graph=cfg.graph, decode_dir=decode_dir(cfg, system, seed),
-        loglikes=exp / f"loglikes_{cfg.test_name}", decode_args=cfg.decode_args, nj=cfg.nj,
+        loglikes=exp / f"loglikes_{cfg.test_name}", forward_args=cfg.forward_args, decode_args=cfg.decode_args,
+        score_args=cfg.score_args, nj=cfg.nj,
     )
     return {step: shlex.split(tpl.format(**fields)) for step, tpl in cfg.commands.items()}
 
@@ -172,13 +178,19 @@ def step_done(cfg: AblationConfig, system: str, seed: int, step: str) -> bool:
     if step == "train":
         return (exp / "final.pt").is_file()
     if step == "forward":
-        out = exp / f"loglikes_{cfg.test_name}"
-        return (out / "loglikes.scp").is_file() or (out / "DONE").is_file()
+        return (exp / f"loglikes_{cfg.test_name}" / "num_jobs").is_file()
+    ddir = decode_dir(cfg, system, seed)
     if step == "decode":
-        return any(decode_dir(cfg, system, seed).glob("lat.*.gz")) or step_done(cfg, system, seed, "score")
-    return (decode_dir(cfg, system, seed) / "best_wer").is_file() or (
-        decode_dir(cfg, system, seed) / "scoring_kaldi" / "best_wer"
-    ).is_file()
+        n = _num_jobs(ddir)
+        return n > 0 and all((ddir / f"lat.{j}.gz").is_file() for j in range(1, n + 1))
+    return (ddir / "scoring_kaldi" / "best_wer").is_file()
+
+
+def _num_jobs(path: Path) -> int:
+    try:
+        return int((path / "num_jobs").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 Runner = Callable[[List[str], Path], int]

@@ -5,7 +5,7 @@ by the decode stage: ``best_wer`` (Kaldi's ``%WER x.xx [ e / n, i ins, d del, s 
 line) and per-utterance error counts at the best LMWT/WIP. For each system:
 
 - WER mean ± std over seeds (each seed's corpus WER from its best_wer);
-- a 95 % bootstrap CI (Bisani & Ney): utterances resampled with replacement, the system's
+- a 95 % bootstrap CI (Bisani & Ney, as :mod:`kaldi_kd.score.ci`): utterances resampled with replacement, the system's
   WER on a resample = sum of seed-averaged errors / sum of reference words;
 - the paired difference against the baseline (CE): the same resamples applied to both
   systems' per-utterance errors, CI of WER(system) - WER(baseline), and the probability
@@ -14,8 +14,6 @@ line) and per-utterance error counts at the best LMWT/WIP. For each system:
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -62,72 +60,73 @@ class SystemSummary:
     decode_dirs: List[str] = field(default_factory=list)
 
 
-_WER_RE = re.compile(r"%WER\s+([0-9.]+|nan|inf)\s*\[\s*(\d+)\s*/\s*(\d+)")
+def read_pra_counts(path: PathLike) -> Dict[str, Tuple[int, int]]:
+    """sclite ``.pra`` report: sclite id -> (errors, reference words) from its Scores lines."""
+    out: Dict[str, Tuple[int, int]] = {}
+    current = None
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if line.startswith("id: (") and line.rstrip().endswith(")"):
+            current = line.strip()[5:-1]
+        elif line.startswith("Scores: (#C #S #D #I)") and current is not None:
+            c, s, d, i = (int(x) for x in line.split()[-4:])
+            out[current] = (s + d + i, c + s + d)
+            current = None
+    return out
 
 
-def parse_best_wer(path: PathLike) -> Tuple[float, int, int, str]:
-    """Read a Kaldi ``best_wer`` file: (wer %, errors, ref words, the line).
-
-    Raises:
-        ValueError: naming the file when no ``%WER x [ e / n ...`` line is found.
-    """
-    path = Path(path)
-    for line in path.read_text().splitlines():
-        m = _WER_RE.search(line)
-        if m:
-            return float(m.group(1)), int(m.group(2)), int(m.group(3)), line.strip()
-    raise ValueError(f"{path}: no '%WER x [ errors / words ...' line")
-
-
-def parse_per_utt(path: PathLike) -> Tuple[Dict[str, int], Dict[str, int]]:
-    """Read Kaldi's ``wer_details/per_utt`` (``<utt> #csid C S I D`` lines).
-
-    Returns:
-        (errors, ref_words): utt -> S + I + D, utt -> C + S + D.
-    """
-    errors: Dict[str, int] = {}
-    words: Dict[str, int] = {}
-    path = Path(path)
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        fields = line.split()
-        if len(fields) >= 2 and fields[1] == "#csid":
-            if len(fields) != 6:
-                raise ValueError(f"{path}:{lineno}: expected '<utt> #csid C S I D'")
-            c, s, i, d = (int(x) for x in fields[2:])
-            errors[fields[0]] = s + i + d
-            words[fields[0]] = c + s + d
-    if not errors:
-        raise ValueError(f"{path}: no '#csid' lines")
-    return errors, words
-
-
-def find_scoring_file(decode_dir: PathLike, name: str) -> Path:
-    """``<dir>/<name>`` or ``<dir>/scoring_kaldi/<name>`` (Kaldi's two layouts)."""
-    decode_dir = Path(decode_dir)
-    for cand in (decode_dir / name, decode_dir / "scoring_kaldi" / name):
-        if cand.is_file():
-            return cand
-    raise FileNotFoundError(f"expected file {decode_dir / name} (or scoring_kaldi/{name}) to exist: not scored?")
+def _match_ids(pra: Mapping[str, Tuple[int, int]], utts: Sequence[str]) -> Optional[Dict[str, Tuple[int, int]]]:
+    """Map sclite ids (``utt`` or ``<spk>-<utt>``) back to utterance ids; None if any is unmatched."""
+    known = set(utts)
+    out = {}
+    for sid, v in pra.items():
+        utt = sid
+        while utt not in known and "-" in utt:
+            utt = utt.split("-", 1)[1]
+        if utt not in known:
+            return None
+        out[utt] = v
+    return out if len(out) == len(known) else None
 
 
 def read_decode_dir(decode_dir: PathLike) -> DecodeResult:
-    """A scored Kaldi decode dir: ``best_wer`` and ``wer_details/per_utt`` at the best setting.
+    """A scored decode dir (``steps_py/score.py`` or Kaldi's score_kaldi.sh layout).
+
+    The WER is ``scoring_kaldi/best_wer`` (read with :func:`kaldi_kd.score.score_dir.read_best`).
+    Per-utterance error counts are those of the same sclite run when its ``.pra`` report
+    is there (``scoring_kaldi/sclite/<best wer file>.pra``), else
+    ``scoring_kaldi/wer_details/per_utt``; either must add up to best_wer's counts.
 
     Raises:
-        FileNotFoundError / ValueError: naming the missing or malformed file, or when the
-            per-utterance errors do not add up to best_wer's error count.
+        ScoringError / FileNotFoundError / ValueError: naming the missing or malformed
+            file, or when the per-utterance errors do not add up to best_wer's.
     """
+    from kaldi_kd.score.score_dir import read_best, read_per_utt
+
     decode_dir = Path(decode_dir)
-    best = find_scoring_file(decode_dir, "best_wer")
-    wer, n_err, n_words, line = parse_best_wer(best)
-    per_utt = find_scoring_file(decode_dir, "wer_details/per_utt")
-    errors, words = parse_per_utt(per_utt)
-    if sum(errors.values()) != n_err or sum(words.values()) != n_words:
+    best, wer_file = read_best(decode_dir)
+    per_utt = decode_dir / "scoring_kaldi" / "wer_details" / "per_utt"
+    if not per_utt.is_file():
+        raise FileNotFoundError(f"expected file {per_utt} to exist (scored by an older scorer?)")
+    counts = {u: (c.errors, c.ref_words) for u, c in read_per_utt(per_utt).items()}
+    if not counts:
+        raise ValueError(f"{per_utt}: no '<utt> #csid C S I D' lines")
+    source = per_utt
+    pra = decode_dir / "scoring_kaldi" / "sclite" / f"{Path(wer_file).name}.pra"
+    if pra.is_file():
+        matched = _match_ids(read_pra_counts(pra), list(counts))
+        if matched is not None:
+            counts, source = matched, pra
+    n_err = sum(e for e, _ in counts.values())
+    n_words = sum(w for _, w in counts.values())
+    if n_err != best.errors or n_words != best.ref_words:
         raise ValueError(
-            f"{per_utt}: {sum(errors.values())} errors / {sum(words.values())} words, but {best} says "
-            f"{n_err} / {n_words}: per_utt is not from the best LMWT/WIP"
+            f"{source}: {n_err} errors / {n_words} words, but best_wer says {best.errors} / {best.ref_words}: "
+            f"per-utterance results are not from the best LMWT/WIP"
         )
-    return DecodeResult(decode_dir, wer, line, errors, words)
+    return DecodeResult(
+        decode_dir, best.wer, f"{best.kaldi_line()} {wer_file}",
+        {u: e for u, (e, _) in counts.items()}, {u: w for u, (_, w) in counts.items()},
+    )
 
 
 def seed_matrix(results: Sequence[DecodeResult], utts: Sequence[str]) -> np.ndarray:
