@@ -72,3 +72,9 @@ def test_missing_voice_is_named(tmp_path):
     with pytest.raises(TTSError, match="flite:nosuchvoice"):
         make_digits_corpus(str(tmp_path / "db"), str(tmp_path / "data"),
                            DigitsConfig(**{**SMALL, "train_voices": ("flite:nosuchvoice",)}))
+
+
+@pytest.mark.skipif(shutil.which("text2wave") is None, reason="needs festival (text2wave)")
+def test_festival_unknown_voice_is_an_error(tmp_path):
+    with pytest.raises(TTSError, match="festival:nosuch_voice 'one'.*SIOD ERROR"):
+        synthesize(Voice.parse("festival:nosuch_voice"), "one", tmp_path / "x.wav")

@@ -176,13 +176,28 @@ def test_fix_drops_exactly_the_inconsistent_ids(good):
     dropped = report.dropped
     assert dropped["utts with empty transcripts"] == ["spkA-002"]
     assert dropped["utts missing from text"] == ["spkB-002"]
-    assert dropped["utts only in text"] == ["spkZ-009"]
-    assert dropped["recordings dropped from wav.scp"] == ["spkA-002", "spkB-002", "spkZ-010"]
+    assert dropped["utts missing from utt2spk"] == ["spkZ-009", "spkZ-010"]
+    assert "recordings in wav.scp without a kept utterance" not in dropped  # no segments: recordings = utts
     assert len(dropped["malformed/duplicate lines in utt2spk"]) == 1
     assert "dropped 1 utts missing from text: spkB-002" in str(report)
+    assert (report.num_before, report.num_kept) == (10, 6)
+    assert str(report).startswith("kept 6 of 10 utterances")
     DataDir.load(good).validate()
     assert _lines(good, "spk2utt")[0] == "spkA spkA-001 spkA-003"
     assert (good / ".backup" / "text").read_text().count("\n") == 8
+
+
+def test_fix_with_segments_drops_unused_recordings(good):
+    utts = DataDir.load(good).utts
+    _write(good, "segments", [f"{u} {u} 0.0 0.3" for u in utts[1:]] + ["zz-001 nosuchrec 0.0 0.1"])
+    _write(good, "utt2spk", _lines(good, "utt2spk") + ["zz-001 zz"])
+    d = DataDir.load(good)
+    report = d.fix()
+    assert report.dropped["utts missing from segments"] == ["spkA-001"]
+    assert report.dropped["utts missing from text"] == ["zz-001"]
+    assert report.dropped["recordings in wav.scp without a kept utterance"] == ["spkA-001"]
+    assert sorted(d.wav_scp) == utts[1:]
+    d.validate()
 
 
 def test_fix_drops_speaker_with_no_utterances_and_its_cmvn(good):
@@ -191,7 +206,7 @@ def test_fix_drops_speaker_with_no_utterances_and_its_cmvn(good):
     d = DataDir.load(good)
     report = d.fix()
     assert d.speakers == ["spkA", "spkB"]
-    assert report.dropped["speakers dropped from cmvn.scp"] == ["spkC"]
+    assert report.dropped["speakers in cmvn.scp without a kept utterance"] == ["spkC"]
     assert sorted(DataDir.load(good).cmvn_scp) == ["spkA", "spkB"]
 
 
@@ -220,9 +235,14 @@ def test_split_union_equals_original(good, nj, per_utt):
     assert sum(sizes) == 8 and max(sizes) - min(sizes) <= 3
 
 
-def test_split_more_jobs_than_speakers_fails(good):
+def test_split_more_jobs_than_speakers(good):
     with pytest.raises(DataDirError, match="cannot split 3 speakers into 4 jobs"):
-        DataDir.load(good).split(4)
+        DataDir.load(good).split(4, strict=True)
+    parts = DataDir.load(good).split(4)  # falls back to utterances, same directory name
+    assert [len(p.utts) for p in parts] == [2, 2, 2, 2]
+    assert parts[0].path == good / "split4" / "1"
+    with pytest.raises(DataDirError, match="cannot split 8 utterances into 9 jobs"):
+        DataDir.load(good).split(9)
 
 
 def test_split_reused_when_fresh_and_redone_when_stale(good):

@@ -135,9 +135,9 @@ def tiny(tmp_path) -> Path:
     return d
 
 
-def _make(tiny, tmp_path, cmd=None, nj=2, kind="mfcc", lines=MFCC_CONF):
+def _make(tiny, tmp_path, cmd=None, nj=2, kind="mfcc", lines=MFCC_CONF, compress=False):
     cfg = FeatureConfig.from_file(_conf(tmp_path, f"{kind}.conf", lines), kind)
-    summary = make_feats(str(tiny), str(tmp_path / "log"), str(tmp_path / "feats"), cfg, nj, cmd)
+    summary = make_feats(str(tiny), str(tmp_path / "log"), str(tmp_path / "feats"), cfg, nj, cmd, compress)
     return cfg, summary
 
 
@@ -167,8 +167,12 @@ def test_make_feats_and_cmvn_on_data_dir(tiny, tmp_path):
 
 def test_make_feats_through_run_pl(tiny, tmp_path):
     cfg, summary = _make(tiny, tmp_path, cmd=str(REPO / "steps_py" / "run.pl"), nj=3, kind="fbank",
-                         lines=FBANK_CONF)
+                         lines=FBANK_CONF, compress=True)
     assert summary.dim == 80 and summary.num_utts == 4
+    feats = read_table_dict(tiny / "feats.scp")
+    ref = _knf_reference("fbank", _wave(0.7, seed=3))
+    assert feats["b-2"].shape == ref.shape and not np.array_equal(feats["b-2"], ref)  # compressed: lossy
+    np.testing.assert_allclose(feats["b-2"], ref, atol=0.1)
     log = (tmp_path / "log" / "make_fbank_tiny.3.log").read_text()
     assert "--job 3" in log and "# Ended (code 0)" in log
 

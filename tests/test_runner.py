@@ -22,12 +22,22 @@ def test_three_jobs_substitute_job_and_log(tmp_path):
 
 
 def test_jobs_run_in_parallel(tmp_path):
-    # 2 jobs of 1 s each: in parallel they end within ~1.5 s
-    p = subprocess.run(f"time -p {RUN_PL} --max-jobs-run 2 JOB=1:2 log/s.JOB.log sleep 1",
+    # 3 jobs of 1 s each: in parallel ~1 s, one after another 3 s
+    p = subprocess.run(f"time -p {RUN_PL} --max-jobs-run 3 JOB=1:3 log/s.JOB.log sleep 1",
                        shell=True, executable="/bin/bash", cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode == 0
     real = float(next(l for l in p.stderr.splitlines() if l.startswith("real")).split()[1])
-    assert real < 1.8
+    assert real < 2.5
+
+
+def test_max_jobs_run_bounds_parallelism(tmp_path):
+    # each job records how many jobs are running when it starts (marker files)
+    cmd = "touch run/JOB; ls run | wc -l > count.JOB; sleep 0.3; rm run/JOB"
+    (tmp_path / "run").mkdir()
+    p = _run("--max-jobs-run", "2", "JOB=1:5", "log/m.JOB.log", "bash", "-c", cmd, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    counts = [int((tmp_path / f"count.{n}").read_text()) for n in range(1, 6)]
+    assert max(counts) <= 2
 
 
 def test_one_failing_job_fails_and_names_its_log(tmp_path):

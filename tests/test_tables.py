@@ -95,3 +95,22 @@ def test_duplicate_key_is_an_error(tmp_path):
     write_table(tmp_path / "d.ark", [("a", np.zeros(2, np.float32)), ("a", np.ones(2, np.float32))])
     with pytest.raises(TableError, match="d.ark: duplicate key 'a'"):
         read_table_dict(tmp_path / "d.ark")
+
+
+def test_kaldi_native_io_reads_what_we_write(tmp_path):
+    """A second, independent Kaldi table implementation (kaldi-native-io's C++) reads our files."""
+    knio = pytest.importorskip("kaldi_native_io")
+    mats = [(f"u{i}", _rng().normal(size=(3 + i, 4)).astype(np.float32)) for i in range(3)]
+    write_table(tmp_path / "m.ark", mats, scp=tmp_path / "m.scp")
+    got = {k: np.array(v) for k, v in knio.SequentialFloatMatrixReader(f"scp:{tmp_path / 'm.scp'}")}
+    for k, v in mats:
+        np.testing.assert_array_equal(got[k], v)
+    stats = np.arange(10, dtype=np.float64).reshape(2, 5)
+    write_table(tmp_path / "c.ark", [("spk", stats)])
+    (k, v), = [(k, np.array(v)) for k, v in knio.SequentialDoubleMatrixReader(f"ark:{tmp_path / 'c.ark'}")]
+    np.testing.assert_array_equal(v, stats)
+    ali = np.array([1, 5, 5, 9, 2], dtype=np.int32)
+    write_int_vectors(tmp_path / "ali.1.gz", [("u0", ali)])
+    rd = knio.SequentialInt32VectorReader(f"ark:gunzip -c {tmp_path / 'ali.1.gz'}|")
+    (k, v), = [(k, list(v)) for k, v in rd]
+    assert k == "u0" and v == ali.tolist()
