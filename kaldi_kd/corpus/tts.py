@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -69,12 +69,15 @@ class Voice:
 
 @dataclass(frozen=True)
 class Perturb:
-    """Signal changes after synthesis: sox speed factor, padding (s), noise SNR (dB, None = none)."""
+    """Signal changes after synthesis: sox speed factor, padding (s), noise SNR (dB, None = none),
+    sox pitch shift in cents (0 = none; left out of the repr so existing wav-name hashes
+    built from ``str(perturb)`` stay valid — include it yourself in such keys when used)."""
 
     speed: float = 1.0
     pad: float = 0.15
     snr_db: Optional[float] = None
     seed: int = 0
+    pitch: float = field(default=0.0, repr=False)
 
 
 def missing_tools(voices: Sequence[Voice]) -> List[str]:
@@ -155,6 +158,7 @@ def synthesize(voice: Voice, text: str, out_wav: PathLike, perturb: Perturb = Pe
         argv, stdin = _engine_cmd(voice, text, raw)
         _run(argv, stdin, what)
         effects = ["speed", f"{perturb.speed}"] if perturb.speed != 1.0 else []
+        effects += ["pitch", f"{perturb.pitch}"] if perturb.pitch else []
         effects += ["rate", str(rate)]
         if perturb.pad > 0:
             effects += ["pad", str(perturb.pad), str(perturb.pad)]
