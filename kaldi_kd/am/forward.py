@@ -1,0 +1,97 @@
+"""Forward a trained AM over a data dir: scaled log-likelihoods for HCLG decoding.
+
+For each utterance the exported model (no auxiliary heads) gives
+``log p(pdf | x_t) - log prior(pdf)`` per frame, written as Kaldi float-matrix arks
+``<out-dir>/loglikes.N.ark`` + ``loglikes.N.scp`` (N = 1..nj, one job per part of the
+data dir's Kaldi split ``<data-dir>/split<nj>/N``).
+
+One row per *input* frame: a model with ``subsampling = s > 1`` computes
+``ceil(T/s)`` outputs and input frame t takes the row of output frame ``t // s``
+(each output repeated s times, the last cut to T), so the arks line up with the
+alignments and HCLG built on the ordinary HMM topology.
+
+The model is read from ``<am-dir>/<checkpoint>`` (``best.pt`` by default), the feature
+options (CMVN, deltas, splicing) from ``<am-dir>/config.yaml``, the priors from
+``<am-dir>/prior_counts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterator, Tuple, Union
+
+import numpy as np
+import torch
+import yaml
+
+from kaldi_kd.am.data import FeatureSource
+from kaldi_kd.am.model import HybridModel, main_state_dict, model_from_config
+from kaldi_kd.am.priors import log_priors, read_prior_counts
+from kaldi_kd.data.tables import write_table
+from kaldi_kd.train.checkpoint import load_checkpoint
+from kaldi_kd.train.config import TrainConfig, config_from_dict
+
+PathLike = Union[str, os.PathLike]
+log = logging.getLogger(__name__)
+
+
+def load_trained_model(am_dir: PathLike, checkpoint: str = "best.pt") -> HybridModel:
+    """The model of ``am_dir/checkpoint`` without auxiliary heads, in eval mode."""
+    ckpt = load_checkpoint(Path(am_dir) / checkpoint)
+    model = model_from_config(ckpt["model_config"])
+    model.load_state_dict(main_state_dict(ckpt["model"]))
+    return model.export()
+
+
+def load_train_config(am_dir: PathLike) -> TrainConfig:
+    path = Path(am_dir) / "config.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"expected file {path} to exist")
+    return config_from_dict(yaml.safe_load(path.read_text()))
+
+
+@torch.inference_mode()
+def utterance_loglikes(model: HybridModel, feats: np.ndarray, log_prior: torch.Tensor,
+                       device: torch.device = torch.device("cpu")) -> np.ndarray:
+    """(T, P) float32 ``log_softmax(logits) - log_prior``, one row per input frame."""
+    x = torch.from_numpy(feats).to(device)[None]
+    out = model(x, torch.tensor([x.shape[1]], device=device))
+    ll = torch.log_softmax(out.logits[0].float(), dim=-1) - log_prior.to(device)
+    if model.subsampling > 1:
+        ll = ll.repeat_interleave(model.subsampling, dim=0)[: x.shape[1]]
+    return ll.cpu().numpy()
+
+
+def forward_part(part_dir: PathLike, am_dir: PathLike, out_ark: PathLike, out_scp: PathLike,
+                 prior_floor: float = 1e-8, checkpoint: str = "best.pt", device: str = "cpu") -> int:
+    """Write loglikes of every utterance of ``part_dir``; returns the number written."""
+    torch.set_num_threads(1)
+    cfg = load_train_config(am_dir)
+    model = load_trained_model(am_dir, checkpoint).to(device)
+    log_prior = log_priors(read_prior_counts(Path(am_dir) / "prior_counts"), prior_floor)
+    if log_prior.numel() != model.num_pdfs:
+        raise ValueError(f"{Path(am_dir) / 'prior_counts'}: {log_prior.numel()} entries but the "
+                         f"model has {model.num_pdfs} pdfs")
+    feats = FeatureSource(part_dir, cfg.data)
+    dev = torch.device(device)
+
+    def rows() -> Iterator[Tuple[str, np.ndarray]]:
+        for utt in feats.utts():
+            ll = utterance_loglikes(model, feats[utt], log_prior, dev)
+            if not np.isfinite(ll).all():
+                raise ValueError(f"utterance '{utt}': non-finite log-likelihoods")
+            yield utt, ll
+
+    n = write_table(out_ark, rows(), scp=out_scp)
+    log.info("%s: %d utterances -> %s", part_dir, n, out_ark)
+    return n
+
+
+def forward_job(job: int, data_dir: str, am_dir: str, out_dir: str, nj: int,
+                prior_floor: float, checkpoint: str, device: str) -> int:
+    """Job ``job`` of ``nj``: ``<data-dir>/split<nj>/<job>`` -> ``<out-dir>/loglikes.<job>.{ark,scp}``."""
+    part = Path(data_dir) / f"split{nj}" / str(job)
+    return forward_part(part, am_dir, Path(out_dir) / f"loglikes.{job}.ark",
+                        Path(out_dir) / f"loglikes.{job}.scp", prior_floor, checkpoint, device)

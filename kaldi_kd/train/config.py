@@ -1,0 +1,173 @@
+"""Training configuration: one dataclass tree with every default, YAML in and out.
+
+``TrainConfig`` nests :class:`~kaldi_kd.am.model.ModelConfig` (``model.*``),
+:class:`~kaldi_kd.am.data.DataConfig` (``data.*``) and :class:`OptimConfig`
+(``optim.*``).  A YAML file gives any subset; ``--opt key=value`` overrides use dotted
+keys (``model.hidden_dim=128``, ``optim.lr=1e-3``, ``num_epochs=5``) and values are
+converted to the field's type.  The resolved config is saved as ``exp/<am>/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Union
+
+import yaml
+
+from kaldi_kd.am.data import DataConfig
+from kaldi_kd.am.model import ModelConfig
+from kaldi_kd.data.atomic import write_text_atomic
+
+PathLike = Union[str, os.PathLike]
+
+
+class ConfigError(ValueError):
+    """Unknown key or unconvertible value; the message names the key (and file)."""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW + learning-rate schedule.
+
+    Attributes:
+        lr: peak learning rate.
+        weight_decay: AdamW decoupled weight decay (not applied to biases/norm gains).
+        betas, eps: AdamW.
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        schedule: "cosine" (to ``min_lr_ratio * lr`` at the last step), "noam"
+            (``lr * min(step/warmup, sqrt(warmup/step))``) or "constant".
+        min_lr_ratio: floor of the cosine schedule.
+        grad_clip: max global gradient norm (0 = no clipping).
+    """
+
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    betas: list = field(default_factory=lambda: [0.9, 0.98])
+    eps: float = 1e-8
+    warmup_steps: int = 100
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 5.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs besides its directories.
+
+    Attributes:
+        num_epochs: passes over the training data (unless max_steps stops earlier).
+        max_steps: stop after this many optimiser steps (0 = num_epochs decides).
+        seed: seeds python/numpy/torch, the sampler and the held-out split.
+        device: "auto" (cuda if available), "cpu", "cuda", "cuda:N".
+        bf16: bf16 autocast (CUDA only; ignored on CPU).
+        checkpoint_every: write a resumable checkpoint every N steps (and at epoch ends).
+        keep_checkpoints: how many step checkpoints to keep.
+        valid_every: validate every N steps (0 = at the end of every epoch only).
+        log_every: log averaged stats every N steps.
+        find_unused_parameters: DDP option (needed if some heads get no loss).
+        deterministic: torch.use_deterministic_algorithms (slower; CPU tests).
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    num_epochs: int = 10
+    max_steps: int = 0
+    seed: int = 0
+    device: str = "auto"
+    bf16: bool = True
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    valid_every: int = 0
+    log_every: int = 10
+    find_unused_parameters: bool = False
+    deterministic: bool = False
+
+
+def _convert(value: Any, default: Any, key: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes"):
+                    return True
+                if value.lower() in ("false", "0", "no"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, list):
+            v = yaml.safe_load(value) if isinstance(value, str) else value
+            if not isinstance(v, (list, tuple)):
+                raise ValueError(value)
+            return [type(default[0])(x) if default else x for x in v]
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: cannot convert {value!r} to {type(default).__name__}") from None
+
+
+def _set(obj: Any, key: str, value: Any, where: str = "") -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        sub = getattr(obj, p, None)
+        if sub is None or not dataclasses.is_dataclass(sub):
+            raise ConfigError(f"{where}unknown config section '{p}' in '{key}'")
+        obj = sub
+    name = parts[-1]
+    names = {f.name for f in dataclasses.fields(obj)}
+    if name not in names:
+        raise ConfigError(f"{where}unknown config key '{key}' (known: {', '.join(sorted(names))})")
+    cur = getattr(obj, name)
+    if dataclasses.is_dataclass(cur):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}'{key}' is a section; give a mapping")
+        for k, v in value.items():
+            _set(cur, f"{k}", v, where=f"{where}{key}.")
+        return
+    setattr(obj, name, _convert(value, cur, key))
+
+
+def load_config(path: Optional[PathLike] = None, overrides: Iterable[str] = ()) -> TrainConfig:
+    """Defaults <- YAML file ``path`` <- ``key=value`` overrides.
+
+    Raises:
+        ConfigError: naming the file/key for unknown keys or bad values.
+    """
+    cfg = TrainConfig()
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at top level")
+        for k, v in data.items():
+            _set(cfg, k, v, where=f"{path}: ")
+    return apply_overrides(cfg, overrides)
+
+
+def apply_overrides(cfg: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
+    """Apply ``key=value`` items (dotted keys) to ``cfg`` in place; returns it."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--opt {item!r}: expected key=value")
+        k, v = item.split("=", 1)
+        _set(cfg, k.strip(), v.strip(), where="--opt: ")
+    return cfg
+
+
+def config_from_dict(d: Dict[str, Any]) -> TrainConfig:
+    """Inverse of ``asdict`` (used when reading config.yaml or a checkpoint back)."""
+    cfg = TrainConfig()
+    for k, v in d.items():
+        _set(cfg, k, v)
+    return cfg
+
+
+def save_config(cfg: TrainConfig, path: PathLike) -> None:
+    """Write the resolved config as YAML, atomically."""
+    write_text_atomic(path, yaml.safe_dump(asdict(cfg), sort_keys=False))
