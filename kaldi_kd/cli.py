@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Callable, Dict, List, Optional
 
+from kaldi_kd.score import compare_cli
+
 
 def _doctor(args: argparse.Namespace) -> int:
     from kaldi_kd.kaldi.doctor import run_doctor
@@ -29,6 +31,8 @@ def _doctor(args: argparse.Namespace) -> int:
 # name -> (help, add_arguments, run)
 COMMANDS: Dict[str, tuple] = {
     "doctor": ("check the installation: backend, wheels, torch/CUDA, sclite", lambda p: None, _doctor),
+    "compare": ("RESULTS-style table of scored decode dirs: WER, 95%% CI, best LMWT/WIP, paired test",
+                compare_cli.add_arguments, compare_cli.main),
 }
 
 
