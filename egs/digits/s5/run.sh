@@ -51,5 +51,23 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   done
 fi
 
-# Stages 2+ (lang, GMM, alignments, teachers, AM training, decoding) are added here.
+if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
+  log "Stage 2: dict (CMUdict + flite letter-to-sound) data/local/dict, lang data/lang, trigram G data/lang_test"
+  steps_py/prepare_dict.py --oov '<UNK>' data/train/text data/test/text data/local/dict
+  steps_py/prepare_lang.py data/local/dict '<UNK>' data/lang
+  steps_py/make_G.py --order 3 data/train/text data/lang data/lang_test
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  log "Stage 3: monophone GMM-HMM exp/mono, alignments exp/mono_ali"
+  steps_py/train_mono.py --nj $nj --cmd "$train_cmd" --totgauss 1000 data/train data/lang exp/mono
+  steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/mono exp/mono_ali
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  log "Stage 4: triphone GMM-HMM on deltas exp/tri1, alignments exp/tri1_ali (the AM's senone targets)"
+  steps_py/train_deltas.py --nj $nj --cmd "$train_cmd" 300 3000 data/train data/lang exp/mono_ali exp/tri1
+  steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/tri1 exp/tri1_ali
+fi
+
 log "Done (stages $stage..$stop_stage)."
