@@ -217,3 +217,29 @@ def test_run_sh_stages_0_to_3_on_fake_corpus(libri, tmp_path):
         assert res.returncode != 0 and "librispeech-lm-norm.txt.gz to exist" in res.stderr
     finally:
         (libri / "db" / "lm_moved.gz").rename(libri / "db" / "librispeech-lm-norm.txt.gz")
+
+
+def test_gmm_stages_on_fake_corpus(libri):
+    """Monophone GMM + alignment + tgsmall graph + decoding with the stressed LibriSpeech phone set."""
+    from kaldi_kd.data.tables import read_int_vectors
+    from kaldi_kd.gmm import model_io
+
+    t = libri
+    run("steps_py/train_mono.py", "--nj", "2", "--num-iters", "6", "--totgauss", "100",
+        "data/train_clean_100", "data/lang", "exp/mono", cwd=t)
+    run("steps_py/align_si.py", "--nj", "2", "data/train_clean_100", "data/lang", "exp/mono", "exp/mono_ali", cwd=t)
+    tm, _ = model_io.read_model(t / "exp" / "mono_ali" / "final.mdl")
+    frames = DataDir.load(t / "data" / "train_clean_100").utt2num_frames()
+    alis = {u: a for n in (1, 2) for u, a in read_int_vectors(t / "exp" / "mono_ali" / f"ali.{n}.gz")}
+    failed = (t / "exp" / "mono_ali" / "failed_utts").read_text().split()
+    assert set(alis) | set(failed) == set(frames) and not set(alis) & set(failed)
+    assert all(len(a) == frames[u] for u, a in alis.items()) and len(alis) >= 7
+    lang = Lang(t / "data" / "lang")
+    phones = {lang.phone_names[tm.transition_id_to_phone(int(x))] for a in alis.values() for x in a}
+    assert {"AE1_I", "DH_B"} <= phones  # word-position and stress marked phones from the lexicon
+    run("steps_py/mkgraph.py", "data/lang_test_tgsmall", "exp/mono", "exp/mono/graph_tgsmall", cwd=t)
+    run("steps_py/byo_check.py", "data/train_clean_100", "exp/mono_ali", "data/lang", "exp/mono/graph_tgsmall", cwd=t)
+    run("steps_py/decode_gmm.py", "--nj", "1", "exp/mono/graph_tgsmall", "data/dev_clean",
+        "exp/mono/decode_tgsmall_dev_clean", cwd=t)
+    best = (t / "exp" / "mono" / "decode_tgsmall_dev_clean" / "scoring_kaldi" / "best_wer").read_text()
+    assert best.startswith("%WER") and "/ 10," in best  # 10 reference words in dev_clean
