@@ -268,3 +268,25 @@ def test_run_byo_end_to_end(copy_run):
         assert wer < 20.0, best  # separable synthetic features: the hybrid AM decodes well
     table = (byo / "compare_train.txt").read_text()
     assert "am_ce/decode_train" in table and "am_kd/decode_train" in table
+
+
+def test_run_byo_check_then_units(copy_run):
+    """Stages 0-1 on the Kaldi-named run: the check passes, then units and unit corpora of all levels."""
+    res = run_byo(copy_run, "--stop-stage", "1")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    byo = copy_run / "exp" / "byo"
+    tm, _ = model_io.read_model(copy_run / "exp" / "mono_ali" / "final.mdl")
+    from kaldi_kd.units.io import load_unit_segments
+
+    senone_vocab = (byo / "lm_data" / "senone" / "units.txt").read_text().split("\n")
+    assert len([x for x in senone_vocab if x.strip()]) == tm.num_pdfs
+    segs = load_unit_segments(byo / "units", ["senone", "monophone", "subword"])
+    from kaldi_kd.data.tables import read_table
+
+    frames = {u: m.shape[0] for u, m in read_table(f"scp:{copy_run / 'data' / 'train' / 'feats.scp'}")}
+    for u, per_utt in segs.items():
+        assert len(per_utt) >= 17  # 18 utterances; the one with an OOV word may fail
+        for utt, seg in per_utt.items():
+            assert len(seg.units) == len(seg.ends) > 0 and all(int(a) < int(b) for a, b in zip(seg.ends, seg.ends[1:]))
+            assert int(seg.ends[-1]) == frames[utt]  # segments cover the utterance
+        assert (byo / "lm_data" / u / "train.txt.gz").stat().st_size > 0
