@@ -133,6 +133,19 @@ def test_feature_dim_mismatch_against_gmm_and_config(copy_run):
         check_kaldi_exp(*dirs(copy_run), expected_feat_dim=40, gmm_feats=False)
 
 
+def test_lda_transform_dims(copy_run):
+    """A final.mat (LDA+MLLT system): its output must be the GMM's dim, its input a splice of the features."""
+    ali = copy_run / "exp" / "mono_ali"
+    model_io.write_matrix(ali / "final.mat", np.zeros((39, 13 * 7 + 1), np.float32))  # splice +-3, affine
+    assert check_kaldi_exp(*dirs(copy_run)).model_dim == 39
+    model_io.write_matrix(ali / "final.mat", np.zeros((40, 13 * 7), np.float32))
+    with pytest.raises(KaldiExpError, match=r"final.mat outputs 40 dims, .*final.mdl expects 39"):
+        check_kaldi_exp(*dirs(copy_run))
+    model_io.write_matrix(ali / "final.mat", np.zeros((39, 100), np.float32))
+    with pytest.raises(KaldiExpError, match=r"final.mat takes 100 inputs: not a splice of the 13-dim"):
+        check_kaldi_exp(*dirs(copy_run))
+
+
 def test_phones_of_lang_and_graph_differ(copy_run):
     g = copy_run / "exp" / "mono" / "graph_tgsmall" / "phones.txt"
     lines = g.read_text().splitlines()

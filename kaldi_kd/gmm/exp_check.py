@@ -218,10 +218,7 @@ def _dim_problems(data_dir: Path, ali_dir: Path, rep: ExpCheckReport, gmm_feats:
     if not gmm_feats:
         return out
     if (ali_dir / "final.mat").is_file():
-        import kaldiio
-
-        mat = kaldiio.load_mat(str(ali_dir / "final.mat"))
-        rows, cols = mat.shape
+        rows, cols = model_io.read_matrix(ali_dir / "final.mat").shape
         if rows != rep.model_dim:
             out.append(f"{ali_dir / 'final.mat'} outputs {rows} dims, {ali_dir / 'final.mdl'} expects {rep.model_dim}")
         if cols not in (rep.feat_dim * k + e for k in range(1, 16, 2) for e in (0, 1)):
