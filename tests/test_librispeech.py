@@ -243,3 +243,19 @@ def test_gmm_stages_on_fake_corpus(libri):
         "exp/mono/decode_tgsmall_dev_clean", cwd=t)
     best = (t / "exp" / "mono" / "decode_tgsmall_dev_clean" / "scoring_kaldi" / "best_wer").read_text()
     assert best.startswith("%WER") and "/ 10," in best  # 10 reference words in dev_clean
+
+
+def test_subset_data_dir_modes(libri, tmp_path):
+    from kaldi_kd.data.subset import pick_utts, subset_data_dir
+
+    d = DataDir.load(libri / "data" / "train_clean_100")
+    frames = d.utt2num_frames()
+    short = pick_utts(d, 3, "shortest")
+    assert len(short) == 3 and max(frames[u] for u in short) <= min(frames[u] for u in d.utts if u not in short)
+    assert pick_utts(d, 4, "spread") == [d.utts[0], d.utts[2], d.utts[4], d.utts[6]]
+    assert pick_utts(d, 2, "first") == d.utts[:2] and pick_utts(d, 99, "last") == d.utts
+    sub = subset_data_dir(d.path, 3, tmp_path / "short3", "shortest").validate()
+    assert sub.utts == sorted(short) and set(sub.speakers) <= set(d.speakers)
+    assert sorted(sub.feats_scp) == sub.utts and set(sub.cmvn_scp) == set(sub.speakers)
+    run("steps_py/subset_data_dir.py", "--first", str(d.path), "2", str(tmp_path / "first2"), cwd=tmp_path)
+    assert DataDir.load(tmp_path / "first2").utts == d.utts[:2]
