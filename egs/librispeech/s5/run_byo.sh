@@ -62,6 +62,7 @@ done
 am_data=${am_data:-$data}
 am_config=${am_config:-$conf/am_tdnn.yaml}
 
+[ -f ./path.sh ] && [ -e ./steps_py ] || { echo "run_byo.sh: run it from its recipe dir (egs/librispeech/s5)" >&2; exit 1; }
 . ./cmd.sh
 . ./path.sh
 
@@ -95,8 +96,8 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "Stage 2: teachers $exp/lm_{senone,monophone,subword} (GPU when there is one)"
   for u in $units; do
     steps_py/train_lm.py --config $conf/lm_$u.yaml --no-progress $exp/lm_data/$u $exp/lm_$u
-    cp $exp/spm/spm.model $exp/lm_$u/ 2>/dev/null || true
   done
+  cp $exp/spm/spm.model $exp/lm_subword/
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
