@@ -146,6 +146,23 @@ def test_lda_transform_dims(copy_run):
         check_kaldi_exp(*dirs(copy_run))
 
 
+@pytest.mark.skipif(shutil.which("fstprint") is None, reason="needs fstprint (Debian libfst-tools)")
+def test_graph_for_another_model(copy_run):
+    from kaldi_kd.gmm.exp_check import max_graph_ilabel
+    from kaldi_kd.gmm.fstutils import read_fst
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    hclg = copy_run / "exp" / "mono" / "graph_tgsmall" / "HCLG.fst"
+    tm, _ = model_io.read_model(copy_run / "exp" / "mono_ali" / "final.mdl")
+    assert 0 < max_graph_ilabel(hclg) <= tm.num_transition_ids
+    g = read_fst(hclg)
+    s = g.add_state()
+    g.add_arc(g.start, kaldifst.StdArc(tm.num_transition_ids + 7, 0, 0.0, s))  # a transition-id the model lacks
+    g.write(str(hclg))
+    with pytest.raises(KaldiExpError, match=rf"HCLG.fst has transition-id {tm.num_transition_ids + 7} > "):
+        check_kaldi_exp(*dirs(copy_run))
+
+
 def test_phones_of_lang_and_graph_differ(copy_run):
     g = copy_run / "exp" / "mono" / "graph_tgsmall" / "phones.txt"
     lines = g.read_text().splitlines()

@@ -12,7 +12,8 @@ mismatch found, each naming its files:
 
 - tree vs model: number of pdfs of the tree, of the transition model and of the GMMs;
   the graph's tree (``<graph>/../tree``) vs the alignment dir's: context width N,
-  central position P, number of pdfs; ``<graph>/num_pdfs``;
+  central position P, number of pdfs; ``<graph>/num_pdfs``; transition-ids on HCLG's
+  arcs beyond the model's (graphs up to ``max_graph_mb``);
 - model phones (topology) not in ``lang/phones.txt``; ``phones.txt`` of lang vs graph
   vs ``<ali-dir>/phones.txt`` (Kaldi's check_phones_compatible.sh); ``words.txt`` of lang
   vs graph;
@@ -143,6 +144,37 @@ def _graph_tree_problems(tree: Tree, num_pdfs: int, ali_dir: Path, graph_dir: Pa
     return out
 
 
+def max_graph_ilabel(hclg: Path) -> Optional[int]:
+    """Largest input label (transition-id) of ``hclg``, streamed through Debian's ``fstprint``;
+    None when fstprint is not on PATH."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("fstprint"):
+        return None
+    proc = subprocess.Popen(["fstprint", str(hclg)], stdout=subprocess.PIPE, text=True)
+    top = 0
+    for line in proc.stdout:
+        f = line.split()
+        if len(f) >= 4:
+            top = max(top, int(f[2]))
+    if proc.wait() != 0:
+        raise KaldiExpError(f"fstprint could not read {hclg}")
+    return top
+
+
+def _graph_label_problems(graph_dir: Path, ali_dir: Path, num_tids: int, max_mb: float) -> List[str]:
+    hclg = graph_dir / "HCLG.fst"
+    if hclg.stat().st_size > max_mb * 2 ** 20:
+        logger.info("%s is over %.0f MB: its transition-ids are not checked", hclg, max_mb)
+        return []
+    top = max_graph_ilabel(hclg)
+    if top is not None and top > num_tids:
+        return [f"{hclg} has transition-id {top} > {num_tids} of {ali_dir / 'final.mdl'}: "
+                f"the graph was built for another model"]
+    return []
+
+
 def _read_alignments(ali_dir: Path) -> Tuple[Dict[str, int], int]:
     """utt -> alignment length; max transition-id under key ''."""
     from kaldi_kd.data.tables import read_int_vectors
@@ -234,7 +266,8 @@ def _dim_problems(data_dir: Path, ali_dir: Path, rep: ExpCheckReport, gmm_feats:
 
 
 def check_kaldi_exp(data_dir: PathLike, ali_dir: PathLike, lang_dir: PathLike, graph_dir: PathLike,
-                    expected_feat_dim: Optional[int] = None, gmm_feats: bool = True) -> ExpCheckReport:
+                    expected_feat_dim: Optional[int] = None, gmm_feats: bool = True,
+                    max_graph_mb: float = 256.0) -> ExpCheckReport:
     """Check that a Kaldi experiment's pieces fit together (see the module docstring).
 
     Args:
@@ -245,6 +278,8 @@ def check_kaldi_exp(data_dir: PathLike, ali_dir: PathLike, lang_dir: PathLike, g
         expected_feat_dim: feature dimension an AM config expects (None: not checked).
         gmm_feats: check the feature dimension against the GMM (False when ``data_dir``
             holds other features with the same frames, e.g. fbank for the neural AM).
+        max_graph_mb: HCLG.fst files up to this size have their transition-ids checked
+            against the model (streamed through ``fstprint``).
 
     Returns:
         a report of the figures checked (warnings for what is odd but allowed).
@@ -258,6 +293,7 @@ def check_kaldi_exp(data_dir: PathLike, ali_dir: PathLike, lang_dir: PathLike, g
     if problems:
         raise KaldiExpError("Kaldi experiment check failed:\n  " + "\n  ".join(problems))
     problems += _model_problems(ali_dir, lang_dir, graph_dir, rep)
+    problems += _graph_label_problems(graph_dir, ali_dir, rep.num_transition_ids, max_graph_mb)
     problems += _symbol_problems(lang_dir, ali_dir, graph_dir)
     problems += _alignment_problems(data_dir, ali_dir, rep)
     problems += _dim_problems(data_dir, ali_dir, rep, gmm_feats, expected_feat_dim)
