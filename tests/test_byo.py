@@ -224,6 +224,21 @@ def test_kaldi_binaries_read_our_files(kaldi_run, tmp_path):
     out = k(f"compute-wer --mode=present ark:{tmp_path / 'ref.int'} ark:{tmp_path / 'hyp.int'}")
     wer = float(out.split("%WER")[1].split()[0])
     assert wer < 30.0, out  # separable synthetic features: the monophone GMM decodes well
+    # our lattices and our scoring, read by Kaldi
+    dec = kaldi_run / "exp" / "mono" / "decode_kaldi_check"
+    if not dec.exists():
+        res = subprocess.run([sys.executable, str(ROOT / "steps_py" / "decode_gmm.py"), "--nj", "2", graph,
+                              "data/train", str(dec)], cwd=kaldi_run, env=dict(env, PYTHONPATH=str(ROOT)),
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    utts = sorted(line.split()[0] for line in (kaldi_run / "data" / "train" / "text").read_text().splitlines())
+    copied = k(f"lattice-copy 'ark:gunzip -c {dec}/lat.*.gz|' ark,t:- | grep -E '^[^ 0-9]'")
+    assert sorted(line.split()[0] for line in copied.splitlines() if line and not line[0].isdigit()
+                  and line.split()[0] in utts) == utts
+    ours = (dec / "wer_10_0.0").read_text().split("[")[0].strip()
+    theirs = k(f"compute-wer --text --mode=present ark:{dec}/scoring_kaldi/test_filt.txt "
+               f"ark,p:{dec}/scoring_kaldi/penalty_0.0/10.txt")
+    assert ours in theirs, (ours, theirs)  # same %WER from Kaldi's compute-wer
 
 
 # ---------------------------------------------------------------- run_byo.sh
