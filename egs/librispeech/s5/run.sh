@@ -11,7 +11,8 @@
 #   LM     https://www.openslr.org/resources/11/{librispeech-lexicon.txt,3-gram.pruned.3e-7.arpa.gz,
 #          librispeech-lm-norm.txt.gz}
 # GMM stages use Kaldi's steps/*.sh (mono, tri1 deltas, tri2b LDA+MLLT, tri3b/tri4b SAT) when
-# KALDI_ROOT holds a built Kaldi, else the embedded steps_py ones (mono, tri1, tri2 deltas).
+# KALDI_ROOT holds a built Kaldi, else the embedded steps_py ones (mono, tri1, tri2 deltas; or
+# --embedded-gmm lda: tri2b, tri3b LDA+MLLT).
 set -euo pipefail
 
 stage=0
@@ -29,6 +30,8 @@ am_config=conf/am_tdnn.yaml # or conf/am_conformer.yaml, conf/am_blstm.yaml
 aux_heads="monophone@4,senone@8,subword@12"
 decode_gmm=true             # decode the final GMM too (the GMM baseline row of RESULTS.md)
 forward_device=auto         # nnet_forward.py device: auto = cuda when torch sees a GPU
+embedded_gmm=deltas         # embedded backend's last GMM: deltas (tri2) or lda (tri3b, LDA+MLLT;
+                            # no GMM decoding: decode_gmm.py has no final.mat support yet)
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --aux-heads) aux_heads=$2; shift 2 ;;
     --decode-gmm) decode_gmm=$2; shift 2 ;;
     --forward-device) forward_device=$2; shift 2 ;;
+    --embedded-gmm) embedded_gmm=$2; shift 2 ;;
     *) echo "run.sh: unknown option $1" >&2; sed -n '5,6s/^# //p' "$0" >&2; exit 1 ;;
   esac
 done
@@ -64,6 +68,8 @@ if [ $backend = kaldi ]; then  # Kaldi's steps/ and utils/, as every Kaldi recip
   [ -e steps ] || ln -s "$KALDI_ROOT/egs/wsj/s5/steps" steps
   [ -e utils ] || ln -s "$KALDI_ROOT/egs/wsj/s5/utils" utils
   gmm=tri4b
+elif [ $embedded_gmm = lda ]; then
+  gmm=tri3b
 else
   gmm=tri2
 fi
@@ -144,15 +150,25 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
     steps_py/align_si.py --boost-silence 1.25 --nj $nj --cmd "$train_cmd" data/train_5k data/lang exp/mono exp/mono_ali_5k
     steps_py/train_deltas.py --boost-silence 1.25 --nj $nj --cmd "$train_cmd" 2000 10000 data/train_5k data/lang \
       exp/mono_ali_5k exp/tri1
-    steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/$train_set data/lang exp/tri1 exp/tri1_ali_$train_set
-    steps_py/train_deltas.py --nj $nj --cmd "$train_cmd" 4200 40000 data/$train_set data/lang \
-      exp/tri1_ali_$train_set exp/tri2
-    steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/$train_set data/lang exp/tri2 $ali
-    steps_py/mkgraph.py data/lang_test_tgsmall exp/tri2 $graph
+    if [ $embedded_gmm = lda ]; then  # Kaldi's tri2b (LDA+MLLT, 10k), then LDA+MLLT on all of it
+      steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train_10k data/lang exp/tri1 exp/tri1_ali_10k
+      steps_py/train_lda_mllt.py --nj $nj --cmd "$train_cmd" 2500 15000 data/train_10k data/lang \
+        exp/tri1_ali_10k exp/tri2b
+      steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/$train_set data/lang exp/tri2b exp/tri2b_ali_$train_set
+      steps_py/train_lda_mllt.py --nj $nj --cmd "$train_cmd" 4200 40000 data/$train_set data/lang \
+        exp/tri2b_ali_$train_set exp/tri3b
+    else
+      steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/$train_set data/lang exp/tri1 exp/tri1_ali_$train_set
+      steps_py/train_deltas.py --nj $nj --cmd "$train_cmd" 4200 40000 data/$train_set data/lang \
+        exp/tri1_ali_$train_set exp/tri2
+    fi
+    steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/$train_set data/lang exp/$gmm $ali
+    steps_py/mkgraph.py data/lang_test_tgsmall exp/$gmm $graph
   fi
   steps_py/byo_check.py data/$train_set $ali data/lang $graph
 fi
 
+[ $backend = embedded ] && [ $embedded_gmm = lda ] && decode_gmm=false
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ "$decode_gmm" = true ]; then
   log "Stage 5: decode exp/$gmm with the tgsmall graph (GMM baseline)"
   for x in $test_sets; do
