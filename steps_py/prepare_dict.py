@@ -14,7 +14,9 @@ from kaldi_kd.gmm.lexicon import LexiconError, prepare_dict, read_words
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        usage="%(prog)s [options] <word-list-or-text-file>... <dict-dir>\n       e.g.:  steps_py/prepare_dict.py --oov '<UNK>' data/train/text data/local/dict",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # options (defaults in one block)
     p.add_argument("--oov", default="<UNK>", help="OOV word, pronounced SPN (default %(default)s)")
     p.add_argument("--has-ids", choices=["auto", "true", "false"], default="auto",

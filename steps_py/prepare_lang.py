@@ -21,7 +21,9 @@ def str2bool(s: str) -> bool:
 
 def main() -> int:
     d = LangConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        usage="%(prog)s [options] <dict-dir> <oov-word> <lang-dir>\n       e.g.:  steps_py/prepare_lang.py data/local/dict '<UNK>' data/lang",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # options (defaults in one block: LangConfig)
     p.add_argument("--position-dependent-phones", type=str2bool, default=d.position_dependent_phones,
                    help="word-position-dependent phones _B/_E/_I/_S (true|false)")

@@ -7,7 +7,7 @@ so arcs are read from the FST's text form (``to_str``, fstprint's format).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple, Set, Union
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Set, Union
 
 from kaldi_kd.gmm.symbols import LangError
 
@@ -74,6 +74,9 @@ def output_labels(fst) -> Set[int]:
 def relabel_input(fst, mapping: Dict[int, int]):
     """Return a copy of ``fst`` with input labels mapped (unmapped labels kept).
 
+    Goes through the text form: weights keep fstprint's 6 significant digits; use
+    :func:`map_input_labels` for big graphs.
+
     With ``mapping = {d: 0 for d in disambig}`` this is Kaldi's
     ``fstrmsymbols disambig.int`` (disambiguation symbols become epsilons).
     """
@@ -94,6 +97,26 @@ def relabel_input(fst, mapping: Dict[int, int]):
         else:
             out.set_final(int(f[0]), float(f[1]) if len(f) > 1 else 0.0)
     return out
+
+
+def map_input_labels(fst, labels: Iterable[int], mapping: Dict[int, int]):
+    """Relabel input labels exactly (weights untouched) by composing with a 1-state mapper.
+
+    Faster than :func:`relabel_input` on big graphs and keeps full weight precision:
+    the mapper has one arc ``mapping.get(l, l):l`` per label ``l`` in ``labels`` (all
+    non-epsilon input labels of ``fst`` must be listed), composed on the input side.
+    With ``mapping = {d: 0 for d in disambig}`` this is ``fstrmsymbols disambig.int``.
+    """
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    m = kaldifst.StdVectorFst()
+    s = m.add_state()
+    m.start = s
+    m.set_final(s, 0.0)
+    for lab in sorted(set(labels) - {0}):
+        m.add_arc(s, kaldifst.StdArc(mapping.get(lab, lab), lab, 0.0, s))
+    kaldifst.arcsort(m, sort_type="olabel")
+    return kaldifst.compose(m, fst)
 
 
 def is_sorted(fst, by: str = "olabel") -> bool:
