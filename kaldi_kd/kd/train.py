@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-
 from kaldi_kd.am.heads import format_aux_heads, head_specs
 from kaldi_kd.am.model import main_state_dict
 from kaldi_kd.am.objective import CEObjective
