@@ -8,9 +8,21 @@ own frozen modules (moved to the device when it is an ``nn.Module``).  Every key
 tensorboard (``train/<key>``); validation writes ``valid/ce`` and ``valid/frame_acc``.
 
 Distributed: call :func:`train` in every process after ``init_distributed()``; the
-model is wrapped in DistributedDataParallel, each rank reads its own shard of batches
-(:class:`~kaldi_kd.am.data.BucketBatchSampler` with rank/world_size), rank 0 validates
-and writes checkpoints/logs.
+model is wrapped in DistributedDataParallel (rank 0's initial weights are broadcast),
+each rank reads its own shard of batches (:class:`~kaldi_kd.am.data.BucketBatchSampler`
+with rank/world_size, the same number of batches on every rank), rank 0 validates and
+writes checkpoints/logs; checkpoints hold every rank's RNG state and every rank resumes
+from rank 0's file (the exp dir must be on a shared filesystem across nodes).
+Command lines (see ``steps_py/train_am.py``)::
+
+    # one node, 4 GPUs (nccl)
+    torchrun --standalone --nproc_per_node=4 steps_py/train_am.py \
+        --config conf/am_tdnn.yaml data/train_fbank exp/tri1_ali exp/tdnn
+    # CPU, 2 processes (gloo)
+    torchrun --standalone --nproc_per_node=2 steps_py/train_am.py --opt device=cpu ...
+    # two nodes x 8 GPUs
+    torchrun --nnodes=2 --node_rank=$NODE --nproc_per_node=8 --rdzv_backend=c10d \
+        --rdzv_endpoint=$HOST0:29400 steps_py/train_am.py ...
 """
 
 from __future__ import annotations
@@ -347,6 +359,11 @@ def train(model: nn.Module, objective: Callable, train_loader: DataLoader,
         {"step", "epoch", "best_valid_ce", "valid"}.
     """
     device = device or resolve_device(cfg.device)
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    rank, world = _world()
+    if world > 1:                     # decorrelate dropout across ranks (resume restores per rank)
+        torch.manual_seed(cfg.seed + 7919 * rank)
     run = _Run(model, objective, train_loader, valid_loader, cfg, exp_dir, device)
     if not (resume and run.restore()):
         log.info("training %d steps (%d batches/epoch/rank, world %d) on %s", run.total_steps,
