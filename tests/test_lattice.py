@@ -213,3 +213,13 @@ def test_binary_reader_reads_openfst_written_lattice(tmp_path):
     ref = lattice_from_kaldifst(fst)
     assert ours.start == ref.start == 0
     assert ours.arcs == ref.arcs and ours.finals == ref.finals
+
+
+def test_raw_arc_limit_tightens_beam():
+    lat = random_raw_lattice(np.random.default_rng(2), frames=8, width=4)
+    full = determinize_lattice_pruned(lat, beam=math.inf)
+    small = determinize_lattice_pruned(lat, beam=6.0, max_raw_arcs=20)
+    rb = raw_best_path(lat)
+    sb = best_path(small)
+    assert sb.words == rb.words and sb.total_cost == pytest.approx(rb.total_cost, abs=1e-4)
+    assert len(lattice_word_sequences(small)) < len(lattice_word_sequences(full))

@@ -62,6 +62,8 @@ class DecoderConfig:
         retry_beams: beam multipliers tried in turn when no final state survives.
         prune_interval: raw-lattice pruning interval in frames.
         determinize: determinize on words (False: keep the raw lattice, converted).
+        det_max_raw_arcs: raw-lattice size bound for determinization (the lattice
+            beam is tightened past it, see determinize_lattice_pruned).
     """
 
     beam: float = 13.0
@@ -73,6 +75,7 @@ class DecoderConfig:
     retry_beams: Tuple[float, ...] = (1.5, 2.5)
     prune_interval: int = 25
     determinize: bool = True
+    det_max_raw_arcs: int = 150000
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -214,7 +217,7 @@ class MappedDecoder:
         t_det = time.perf_counter()
         search_s = t_det - t_search
         if cfg.determinize:
-            clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
+            clat = determinize_lattice_pruned(raw, cfg.lattice_beam, max_raw_arcs=cfg.det_max_raw_arcs)
         else:
             from kaldi_kd.decode.determinize import lattice_to_compact
             clat = lattice_to_compact(raw)
