@@ -3,6 +3,7 @@
 
 Usage: bench/soft_targets.py [--device cpu|cuda] [--vocab V] [--batch B] [--frames T] [--out JSON]
  e.g.: bench/soft_targets.py --device cpu
+       bench/soft_targets.py --vocab 113 --frames 300 --seg-len 4.2 --tag cpu-digits
 
 Synthetic utterances with senone-like segments (mean segment length --seg-len input frames),
 the default teacher architecture (LMConfig), AM subsampling 3.  Writes
@@ -77,6 +78,7 @@ def main() -> None:
     p.add_argument("--utts", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tag", default="", help="key in the JSON (default: the device type)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "soft_targets.json"))
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,7 +100,7 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(out.read_text()) if out.exists() else {}
-    data[device.type] = entry
+    data[args.tag or device.type] = entry
     out.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {out}")
 

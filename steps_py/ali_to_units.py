@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.data.tables import read_int_vectors
-from kaldi_kd.units.from_alignments import alignment_segments, level_vocab
+from kaldi_kd.units.from_alignments import alignment_segments, level_vocab, silence_rates
 from kaldi_kd.units.io import write_segments
 from kaldi_kd.units.lang_info import load_lang_info
 
@@ -61,6 +61,12 @@ def main() -> int:
         t = sum(s.num_frames for s in segs[lv].values())
         logging.info("%s: %d utterances, %d segments, %.2f frames/segment", lv, n, k, t / max(1, k))
         print(f"{lv}: {n} utterances, {k} segments, {t / max(1, k):.2f} frames/segment")
+    rates = silence_rates((kv for path in alis for kv in read_int_vectors(str(path))), texts, lang, tm)
+    msg = (f"silence in alignments: leading {rates['leading']:.2f}, trailing {rates['trailing']:.2f}, "
+           f"inner {rates['inner']:.3f} per word boundary (make_unit_corpus.py --sil-prob "
+           f"{rates['inner']:.2f} --edge-sil-prob {min(rates['leading'], rates['trailing']):.2f} matches them)")
+    logging.info(msg)
+    print(msg)
     if failed:
         logging.warning("%d utterances failed: %s", len(failed), " ".join(failed[:20]))
         print(f"ali_to_units.py: {len(failed)} utterances failed (see {out}/log/ali_to_units.log)", file=sys.stderr)

@@ -16,13 +16,11 @@ def main() -> int:
     p.add_argument("data_dir")
     a = p.parse_args()
     try:
-        d = DataDir.load(a.data_dir)
-        before = len(d.utt2spk)
-        report = d.fix()
+        report = DataDir.load(a.data_dir).fix()
     except DataDirError as err:
         print(f"fix_data_dir.py: {err}", file=sys.stderr)
         return 1
-    print(f"fix_data_dir.py: {a.data_dir}: kept {len(d.utts)} of {before} utterances\n{report}")
+    print(f"fix_data_dir.py: {a.data_dir}: {report}")
     return 0
 
 

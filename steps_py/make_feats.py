@@ -26,6 +26,7 @@ def main() -> int:
     p.add_argument("--feat-type", default="mfcc", choices=["mfcc", "fbank"])
     p.add_argument("--config", default=None, help="Kaldi options file (default: conf/<feat-type>.conf if present)")
     p.add_argument("--nj", type=int, default=4, help="number of jobs")
+    p.add_argument("--compress", action="store_true", help="Kaldi compressed matrices (lossy; Kaldi's default)")
     p.add_argument("--cmd", default="", help="job runner, e.g. steps_py/run.pl (default: in-process jobs)")
     p.add_argument("data_dir")
     p.add_argument("log_dir", nargs="?")
@@ -40,7 +41,7 @@ def main() -> int:
             if not os.path.isfile(os.path.join(a.data_dir, f)):
                 raise DataDirError(f"make_feats.py: expected file {os.path.join(a.data_dir, f)} to exist")
         cfg = FeatureConfig.from_file(config, a.feat_type) if config else FeatureConfig(a.feat_type)
-        summary = make_feats(a.data_dir, log_dir, feat_dir, cfg, a.nj, a.cmd or None)
+        summary = make_feats(a.data_dir, log_dir, feat_dir, cfg, a.nj, a.cmd or None, a.compress)
     except (DataDirError, FeatureError, JobError) as err:
         print(f"make_feats.py: error: {err}", file=sys.stderr)
         return 1

@@ -54,6 +54,7 @@ for x in "$@"; do
   else cmd+="\"$x\" "
   fi
 done
+cmd=${cmd% }
 
 statusdir=$(mktemp -d "${TMPDIR:-/tmp}/run_pl.XXXXXX")
 trap 'rm -rf "$statusdir"' EXIT

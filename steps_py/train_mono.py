@@ -25,6 +25,8 @@ def main() -> int:
     p.add_argument("--cmd", default="", help="Kaldi-style job runner, e.g. steps_py/run.pl "
                    "(default: run jobs in-process with per-job logs)")
     p.add_argument("--num-iters", type=int, default=40)
+    p.add_argument("--max-iter-inc", type=int, default=30, help="last iteration that adds Gaussians")
+    p.add_argument("--realign-iters", default="1 2 3 4 5 6 7 8 9 10 12 14 16 18 20 23 26 29 32 35 38", help="iterations that realign")
     p.add_argument("--totgauss", type=int, default=1000, help="target number of Gaussians")
     p.add_argument("--boost-silence", type=float, default=1.0)
     p.add_argument("--power", type=float, default=0.25, help="exponent for mixture allocation")
@@ -40,9 +42,10 @@ def main() -> int:
                                                           "phones/sets.int", "phones/optional_silence.int")])
         from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
 
-        cfg = MonoConfig(num_iters=a.num_iters, totgauss=a.totgauss, boost_silence=a.boost_silence,
+        cfg = MonoConfig(realign_iters=tuple(int(x) for x in a.realign_iters.split()),
+                         num_iters=a.num_iters, totgauss=a.totgauss, boost_silence=a.boost_silence,
                          power=a.power, careful=a.careful,
-                         max_iter_inc=max(1, a.num_iters - 10))
+                         max_iter_inc=min(a.max_iter_inc, max(1, a.num_iters - 1)))
         logs = train_mono(a.data_dir, a.lang_dir, a.exp_dir, cfg, nj=a.nj, cmd=a.cmd or None)
     except (StageInputError, ValueError, RuntimeError) as err:
         logging.error("%s", err)

@@ -137,3 +137,53 @@ def test_split_event_map_tree(tmp_path):
         assert all(len(x) > 0 for x in info)  # every pdf reachable
     text = (tmp_path / "tree.False").read_text()
     assert "SE 0 [ 1 ]\n{ TE -1 3 ( CE 1 CE 2 CE 3 ) \nTE -1 3" in text
+
+
+CHAIN_TOPO = """<Topology>
+<TopologyEntry>
+<ForPhones>
+1 2 3
+</ForPhones>
+<State> 0 <ForwardPdfClass> 0 <SelfLoopPdfClass> 1 <Transition> 0 0.5 <Transition> 1 0.5 </State>
+<State> 1 </State>
+</TopologyEntry>
+</Topology>
+"""
+
+
+def test_non_hmm_topology_tuples_roundtrip(tmp_path):
+    """Chain-style topologies (separate self-loop pdf-class) use <Tuples> and the -1 marker."""
+    topo = kaldi_hmm_gmm.HmmTopology()
+    topo.read(CHAIN_TOPO)
+    assert not topo.is_hmm
+    ctx = kaldi_hmm_gmm.monophone_context_dependency([1, 2, 3], topo.get_phone_to_num_pdf_classes())
+    tm = kaldi_hmm_gmm.TransitionModel(ctx, topo)
+    am = kaldi_hmm_gmm.AmDiagGmm()
+    g = kaldi_hmm_gmm.DiagGmm(1, 3)
+    g.set_weights(np.ones(1, np.float32))
+    g.set_invvars_and_means(np.ones((1, 3), np.float32), np.zeros((1, 3), np.float32))
+    g.compute_gconsts()
+    am.init(g, tm.num_pdfs)
+    for binary in (True, False):
+        p = tmp_path / f"chain.{binary}.mdl"
+        model_io.write_model(p, tm, am, binary=binary)
+        data = p.read_bytes()
+        assert b"<Tuples> " in data and b"<Triples>" not in data
+        tm2, am2 = model_io.read_model(p)
+        assert str(tm2) == str(tm)
+        for tid in range(1, tm.num_transition_ids + 1):
+            assert tm2.transition_id_to_pdf(tid) == tm.transition_id_to_pdf(tid)
+        p2 = tmp_path / f"chain2.{binary}.mdl"
+        model_io.write_model(p2, tm2, am2, binary=binary)
+        if binary:
+            assert p2.read_bytes() == data
+    assert b"<ForwardPdfClass> 0 <SelfLoopPdfClass> 1 " in (tmp_path / "chain.False.mdl").read_bytes()
+
+
+def test_matrix_file_roundtrip(tmp_path):
+    m = np.random.default_rng(0).normal(size=(4, 7)).astype(np.float32)
+    model_io.write_matrix(tmp_path / "a.mat", m)
+    assert (tmp_path / "a.mat").read_bytes()[:6] == b"\0BFM \x04"
+    np.testing.assert_array_equal(model_io.read_matrix(tmp_path / "a.mat"), m)
+    model_io.write_matrix(tmp_path / "t.mat", m, binary=False)
+    np.testing.assert_allclose(model_io.read_matrix(tmp_path / "t.mat"), m, rtol=1e-6)

@@ -253,3 +253,18 @@ def test_triphone_graph_decode(tri, sil):
         ok, ali, out, _ = kaldi_hmm_gmm.decode_utterance_lattice_faster(
             dec, kaldi_hmm_gmm.DecodableCtc(M), tm, "utt", False)
         assert ok and [lang.word_names[w] for w in out] == words
+
+
+def test_make_G_from_existing_arpa_gz(setup, tmp_path):
+    import gzip
+
+    from kaldi_kd.gmm.ngram import make_lang_test_from_arpa
+
+    arpa = (setup["lang"].dir / "lm.arpa").read_text()
+    arpa = arpa.replace("ngram 1=14", "ngram 1=15").replace("\\1-grams:\n", "\\1-grams:\n-2.0\tqwerty\n")
+    with gzip.open(tmp_path / "lm.arpa.gz", "wt") as f:
+        f.write(arpa)
+    stats = make_lang_test_from_arpa(tmp_path / "lm.arpa.gz", setup["tmp"] / "lang", tmp_path / "lt",
+                                     check_lg=False)
+    assert stats["ngram_1"] == 15  # qwerty (not in words.txt) skipped by arpa2fst, as Kaldi does
+    assert (tmp_path / "lt" / "G.fst").read_bytes() == (setup["lang"].dir / "G.fst").read_bytes()

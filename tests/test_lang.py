@@ -72,6 +72,10 @@ def test_symbol_tables_and_order(lang_dirs):
     assert len(lang.sets) == 41 and lang.base_phones[:3] == ["SIL", "SPN", "AA"]
     assert lang.phone_to_base[lang.phones["OW_E"]] == lang.base_phones.index("OW")
     assert all(r[0] == "shared" and r[1] == "split" for r in lang.roots)
+    prons = lang.pronunciations()
+    assert [[lang.phone_names[p] for p in pr] for pr in prons["zero"]] == [
+        ["Z_B", "IH_I", "R_I", "OW_E"], ["Z_B", "IY_I", "R_I", "OW_E"]]
+    assert [lang.phone_names[p] for p in prons["<UNK>"][0]] == ["SPN_S"]
 
 
 def test_topo_loads_with_all_phones(lang_dirs):
@@ -208,8 +212,43 @@ def test_flite_mapping_and_g2p():
     assert flite_phones_to_arpabet("pau hh ax l ow1 pau".split(), "hello") == ("HH", "AH", "L", "OW")
     if shutil.which("t2p") is None and shutil.which("flite") is None:
         pytest.skip("flite not installed")
-    entries, stats = make_lexicon(["zero", "Zorblax"], cmu=fake_cmu())
-    assert stats.num_g2p == 1 and stats.g2p_words == ["Zorblax"]
+    entries, stats = make_lexicon(["zero", "Zorblax", "10", "<UNK>"], cmu=fake_cmu())
+    assert stats.num_g2p == 2 and stats.g2p_words == ["Zorblax", "10"]
+    assert ("10", ("T", "EH", "N")) in entries
     pron = [p for w, p in entries if w == "Zorblax"][0]
     assert pron[0] == "Z" and all(p in ARPABET for p in pron)
     assert ("<UNK>", ("SPN",)) in entries
+
+
+def test_no_optional_silence(tmp_path):
+    d = make_dict(tmp_path)
+    prepare_lang(d, "<UNK>", tmp_path / "lang", LangConfig(sil_prob=0.0))
+    lang = Lang(tmp_path / "lang")
+    L = lang.lexicon_fst()
+    one = [lang.phones[p] for p in ("W_B", "AH_I", "N_E")]
+    assert decode_phones(L, one + one) == [lang.words["one"]] * 2
+    assert decode_phones(L, one + [lang.phones["SIL"]] + one) is None
+
+
+def test_cli_stages_on_kaldi_text(tmp_path):
+    """The run.sh commands: prepare_dict.py (CMUdict) and prepare_lang.py on a data dir's text."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    text = tmp_path / "data" / "train" / "text"
+    text.parent.mkdir(parents=True)
+    text.write_text("spk1-u1 zero oh one\nspk1-u2 two three four five\nspk2-u3 six seven eight nine\n")
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
+    run = lambda *a: subprocess.run([sys.executable, *map(str, a)], capture_output=True, text=True,
+                                    env=env, timeout=120)
+    r = run(root / "steps_py/prepare_dict.py", "--oov", "<UNK>", text, tmp_path / "dict")
+    assert r.returncode == 0, r.stderr
+    lex = (tmp_path / "dict" / "lexicon.txt").read_text().splitlines()
+    assert "zero Z IH R OW" in lex and "<UNK> SPN" in lex and not any(x.startswith("spk") for x in lex)
+    assert (tmp_path / "dict" / "nonsilence_phones.txt").read_text().split() == ARPABET
+    r = run(root / "steps_py/prepare_lang.py", tmp_path / "dict", "<UNK>", tmp_path / "lang")
+    assert r.returncode == 0, r.stderr
+    assert Lang(tmp_path / "lang", check_fsts=True).words["nine"] > 0
+    r = run(root / "steps_py/prepare_lang.py", tmp_path / "dict", "<OOV>", tmp_path / "lang2")
+    assert r.returncode == 1 and "OOV word '<OOV>'" in r.stderr

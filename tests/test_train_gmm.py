@@ -54,7 +54,7 @@ def test_mono_likelihood_improves_and_outputs(corpus):
     assert all(b > a - 0.5 for a, b in zip(likes[1:], likes[2:]))   # monotone up to noise
     # split_by_count rounds per-pdf targets: Kaldi may overshoot slightly too
     assert logs[0].num_gauss < logs[-1].num_gauss <= 1.1 * MONO.totgauss
-    for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml"):
+    for name in ("final.mdl", "tree", "num_jobs", "ali.1.gz", "ali.2.gz", "config.yaml", "phones.txt"):
         assert (exp / name).exists(), name
     tm, am = model_io.read_model(exp / "final.mdl")
     assert am.num_pdfs == tm.num_pdfs == model_io.read_tree(exp / "tree").num_pdfs
@@ -106,5 +106,94 @@ def test_align_si_lists_failures(corpus, tmp_path):
     alis = _read_alis(out)
     assert reader.utts[5] not in alis and len(alis) == len(reader.utts) - 1
     assert (out / "final.mdl").is_file() and not (out / "final.mdl").is_symlink()
+    assert (out / "phones.txt").read_text() == (lang / "phones.txt").read_text()
     logs = "".join(p.read_text() for p in (out / "log").glob("align.*.log"))
     assert reader.utts[5] in logs and "Did not successfully align" in logs
+
+
+def test_tri1_training(corpus, tmp_path):
+    from kaldi_kd.gmm.train_deltas import DeltasConfig, read_alignments, train_deltas
+
+    root, lang_dir, data, _ = corpus
+    ali_dir = tmp_path / "mono_ali"
+    assert align_si(data, lang_dir, root / "exp" / "mono", ali_dir, nj=2)["failed"] == []
+    exp = tmp_path / "tri1"
+    cfg = DeltasConfig(num_iters=7, max_iter_inc=4, realign_iters=(3, 5), thresh=20.0)
+    logs = train_deltas(40, 150, data, lang_dir, ali_dir, exp, cfg, nj=2)
+    likes = [it.like_per_frame for it in logs]
+    assert [it.iteration for it in logs] == list(range(1, 7))
+    assert likes[-1] > likes[0] + 3.0
+    assert all(b > a - 0.5 for a, b in zip(likes, likes[1:]))
+    for name in ("tree", "questions.int", "final.mdl", "num_jobs", "ali.1.gz", "ali.2.gz"):
+        assert (exp / name).exists(), name
+    tm, am = model_io.read_model(exp / "final.mdl")
+    ctx = model_io.read_tree(exp / "tree")
+    assert ctx.context_width == 3 and am.num_pdfs == ctx.num_pdfs
+    mono_pdfs = model_io.read_model(root / "exp" / "mono" / "final.mdl")[1].num_pdfs
+    assert am.num_pdfs > mono_pdfs                    # context-dependent states
+    feats = FeatureReader(data, cmvn=True, deltas=2)
+    alis = read_alignments(exp)
+    assert sorted(alis) == feats.utts
+    assert all(len(a) == len(feats[u]) and a.max() <= tm.num_transition_ids for u, a in alis.items())
+
+
+def test_lda_mllt_training(corpus, tmp_path):
+    from kaldi_kd.gmm.gmm_feats import FeatOpts
+    from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
+
+    root, lang_dir, data, _ = corpus
+    ali_dir = tmp_path / "mono_ali"
+    align_si(data, lang_dir, root / "exp" / "mono", ali_dir, nj=2)
+    exp = tmp_path / "tri2"
+    cfg = LdaMlltConfig(num_iters=7, max_iter_inc=4, realign_iters=(5,), mllt_iters=(2, 4),
+                        dim=20, thresh=20.0)
+    logs = train_lda_mllt(40, 150, data, lang_dir, ali_dir, exp, cfg, nj=2)
+    likes = [it.like_per_frame for it in logs]
+    assert likes[-1] > likes[0] + 1.0     # ~2 per frame here; MLLT iterations dip (Jacobian)
+    mat = model_io.read_matrix(exp / "final.mat")
+    assert mat.shape == (20, 13 * 7)
+    assert (exp / "final.mat").resolve().name == "4.mat"
+    assert not np.allclose(mat, model_io.read_matrix(exp / "0.mat"))   # MLLT applied
+    assert FeatOpts.load(exp) == FeatOpts(cmvn=True, deltas=0, splice=3, transform="final.mat")
+    assert "--left-context=3 --right-context=3" in (exp / "splice_opts").read_text()
+    tm, am = model_io.read_model(exp / "final.mdl")
+    assert am.dim == 20
+    out = tmp_path / "tri2_ali"
+    totals = align_si(data, lang_dir, exp, out, nj=2)
+    assert totals["failed"] == [] and totals["done"] == 24
+    assert (out / "final.mat").is_file() and not (out / "final.mat").is_symlink()
+
+
+def test_boost_silence_and_equal_align(corpus):
+    from kaldi_kd.gmm.align import boost_silence, compile_graphs, equal_align, make_graph_compiler, \
+        transcripts_to_ids
+
+    root, lang_dir, data, _ = corpus
+    lang = Lang(lang_dir)
+    tm, am = model_io.read_model(root / "exp" / "mono" / "final.mdl")
+    _, sil_pdfs = kaldi_hmm_gmm.get_pdfs_for_phones(tm, [lang.optional_silence])
+    boosted = boost_silence(am, tm, [lang.optional_silence], 2.0)
+    for pdf in range(am.num_pdfs):
+        ratio = 2.0 if pdf in sil_pdfs else 1.0
+        np.testing.assert_allclose(boosted.get_pdf(pdf).weights, am.get_pdf(pdf).weights * ratio)
+    assert boost_silence(am, tm, [lang.optional_silence], 1.0) is am
+    ids, num_oov = transcripts_to_ids({"u": "ab zzz cd"}, lang)
+    assert num_oov == 1 and ids["u"][1] == lang.oov_id
+    graph = compile_graphs(make_graph_compiler(tm, model_io.read_tree(root / "exp" / "mono" / "tree"),
+                                               lang.lexicon_fst()), ids)["u"]
+    ali = equal_align(graph, 60)
+    assert ali is not None and len(ali) == 60
+    assert equal_align(graph, 3) is None     # fewer frames than HMM states
+
+
+def test_mono_through_cmd_runner(corpus, tmp_path):
+    """--cmd steps_py/run.pl: jobs run as `python -m kaldi_kd.gmm.em spec JOB` with logs."""
+    root, lang, data, _ = corpus
+    runner = Path(__file__).resolve().parents[1] / "steps_py" / "run.pl"
+    cfg = MonoConfig(num_iters=2, max_iter_inc=1, totgauss=40, realign_iters=(1,))
+    logs = train_mono(data, lang, tmp_path / "mono", cfg, nj=2, cmd=str(runner))
+    assert [it.iteration for it in logs] == [0, 1]
+    assert logs[1].like_per_frame > logs[0].like_per_frame
+    log1 = (tmp_path / "mono" / "log" / "acc.1.2.log").read_text()
+    assert "kaldi_kd.gmm.em" in log1 and "Overall avg like per frame" in log1
+    assert len(_read_alis(tmp_path / "mono")) == 24

@@ -248,3 +248,16 @@ def test_hmm_path_sampling_follows_transition_probs(world):
             if p == lang.optional_silence:
                 seq = sen.units[(sen.ends > s) & (sen.ends <= e)].tolist()
                 assert seq[0] == hmm.pdfs[0] and seq[-1] == hmm.pdfs[4]
+
+
+def test_silence_rates(world):
+    from kaldi_kd.units.from_alignments import silence_rates
+
+    alis = [(f"u{i}", ali) for i, (_, ali) in enumerate(world["alis"])]
+    texts = {f"u{i}": w for i, (w, _) in enumerate(world["alis"])}
+    rates = silence_rates(alis, texts, world["lang"], world["tm"])
+    items = [[w for w, _, _ in word_spans(phone_instances(a, world["tt"]), world["lang"], texts[u])] for u, a in alis]
+    assert rates["utterances"] == len(alis)
+    assert rates["leading"] == pytest.approx(np.mean([it[0] is None for it in items]))
+    inner = sum(sum(i is None for i in it[1:-1]) for it in items)
+    assert rates["inner"] == pytest.approx(inner / sum(len(w) - 1 for w in texts.values()))

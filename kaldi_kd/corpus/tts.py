@@ -110,6 +110,9 @@ def _run(argv: List[str], stdin: Optional[str], what: str) -> None:
     if proc.returncode != 0:
         msg = (proc.stderr.strip().splitlines() or [""])[-1]
         raise TTSError(f"{what}: {argv[0]} failed with status {proc.returncode}: {msg}")
+    if "SIOD ERROR" in proc.stderr + proc.stdout:  # festival exits 0 on Scheme errors (e.g. unknown voice)
+        msg = next(l for l in (proc.stderr + proc.stdout).splitlines() if "SIOD ERROR" in l)
+        raise TTSError(f"{what}: {argv[0]} failed: {msg.strip()}")
 
 
 def _read_pcm16(path: str) -> Tuple[np.ndarray, int]:

@@ -27,13 +27,14 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
+
+if TYPE_CHECKING:
+    from kaldi_kd.data.fix import FixReport
 
 PathLike = Union[str, os.PathLike]
 
@@ -41,7 +42,6 @@ PathLike = Union[str, os.PathLike]
 _KEYED_FILES = ("wav.scp", "text", "utt2spk", "segments", "feats.scp", "cmvn.scp",
                 "utt2dur", "utt2num_frames", "reco2dur")
 _PER_UTT_OPTIONAL = ("feats.scp", "utt2dur", "utt2num_frames")
-_SEG_TOLERANCE = 1e-3  # seconds a segment may overshoot its recording (rounding)
 
 
 class DataDirError(ValueError):
@@ -111,43 +111,12 @@ class Segment:
     end: float
 
 
-@dataclass
-class FixReport:
-    """What :meth:`DataDir.fix` dropped: reason -> dropped ids, per file."""
-
-    dropped: Dict[str, List[str]] = field(default_factory=dict)
-
-    def add(self, what: str, ids: List[str]) -> None:
-        if ids:
-            self.dropped.setdefault(what, []).extend(sorted(ids))
-
-    @property
-    def num_dropped_utts(self) -> int:
-        return len({u for k, ids in self.dropped.items() if k.startswith("utt") for u in ids})
-
-    def __str__(self) -> str:
-        if not self.dropped:
-            return "nothing dropped"
-        lines = []
-        for what, ids in self.dropped.items():
-            shown = " ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
-            lines.append(f"dropped {len(ids)} {what}: {shown}")
-        return "\n".join(lines)
 
 
 def _sorted_lines(items: Dict[str, str]) -> str:
     return "".join(f"{k} {v}\n" for k, v in sorted(items.items()))
 
 
-def _wav_duration(entry: str) -> Optional[float]:
-    """Duration of a plain RIFF wav file entry, or None (pipes, other formats)."""
-    if entry.endswith("|") or not entry.lower().endswith(".wav") or not os.path.isfile(entry):
-        return None
-    try:
-        with wave.open(entry, "rb") as w:
-            return w.getnframes() / float(w.getframerate())
-    except (wave.Error, EOFError, OSError):
-        return None
 
 
 class DataDir:
@@ -164,6 +133,7 @@ class DataDir:
         self.tables: Dict[str, Table] = {}
         self.spk2utt: Optional[Dict[str, List[str]]] = None
         self._spk2utt_table: Optional[Table] = None
+        self._segments: Optional[Dict[str, Segment]] = None
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -232,6 +202,8 @@ class DataDir:
         t = self.tables.get("segments")
         if t is None:
             return None
+        if self._segments is not None:
+            return self._segments
         out = {}
         for utt, value in t.values.items():
             reco, start, end = value.split()[:3]
@@ -240,6 +212,7 @@ class DataDir:
             except ValueError:
                 raise DataDirError(f"{t.where(utt)}: utterance '{utt}' has non-numeric "
                                    f"start/end '{start} {end}'") from None
+        self._segments = out
         return out
 
     def utt2spk_inverse(self) -> Dict[str, List[str]]:
@@ -263,18 +236,10 @@ class DataDir:
     # ------------------------------------------------------------ validation
     def problems(self, check_wavs: bool = True, require_text: bool = True) -> List[str]:
         """Every problem found, each naming file and line or utterance (empty if valid)."""
-        out: List[str] = []
-        for t in list(self.tables.values()) + ([self._spk2utt_table] if self._spk2utt_table else []):
-            out += t.problems
-            out += t.sort_problems()
-        out += self._speaker_problems()
-        if "text" in self.tables:
-            out += self._text_problems()
-        elif require_text:
-            out.append(f"{self.path / 'text'}: expected file to exist")
-        out += self._audio_problems(check_wavs)
-        out += self._coverage_problems()
-        return out
+        from kaldi_kd.data.validate import data_dir_problems
+
+        return data_dir_problems(self, check_wavs=check_wavs, require_text=require_text)
+
 
     def validate(self, check_wavs: bool = True, require_text: bool = True) -> "DataDir":
         """Raise :class:`DataDirError` listing every problem; return self when valid.
@@ -291,190 +256,19 @@ class DataDir:
                                + "\n".join(probs[:20]) + more)
         return self
 
-    def _speaker_problems(self) -> List[str]:
-        out = []
-        t = self.tables["utt2spk"]
-        for utt, spk in t.values.items():
-            if len(spk.split()) != 1:
-                out.append(f"{t.where(utt)}: utterance '{utt}' has more than one speaker: '{spk}'")
-        inv = self.utt2spk_inverse()
-        if self.spk2utt is None:
-            out.append(f"{self.path / 'spk2utt'}: expected file to exist (fix regenerates it)")
-            return out
-        st = self._spk2utt_table
-        for spk in sorted(set(inv) | set(self.spk2utt)):
-            have, want = self.spk2utt.get(spk), inv.get(spk)
-            if have is None:
-                out.append(f"{st.path}: speaker '{spk}' of utt2spk is missing")
-            elif want is None:
-                out.append(f"{st.where(spk)}: speaker '{spk}' has no utterance in utt2spk")
-            elif have != want:
-                diff = sorted(set(have) ^ set(want))
-                what = f"utterances differ: {' '.join(diff[:5])}" if diff else "utterances not sorted"
-                out.append(f"{st.where(spk)}: speaker '{spk}' disagrees with utt2spk ({what})")
-        # Kaldi requires sorting by speaker and by utterance to agree (prefix utts by speaker).
-        by_spk = [u for spk in sorted(inv) for u in inv[spk]]
-        if by_spk != sorted(self.utt2spk):
-            bad = next(u for u, v in zip(by_spk, sorted(self.utt2spk)) if u != v)
-            out.append(f"{t.where(bad)}: utterance '{bad}': utt2spk is not sorted the same when "
-                       "sorted by speaker (make speaker ids prefixes of utterance ids)")
-        return out
 
-    def _text_problems(self) -> List[str]:
-        t = self.tables["text"]
-        return [f"{t.where(u)}: utterance '{u}' has an empty transcript"
-                for u, v in t.values.items() if not v.strip()]
 
-    def _audio_problems(self, check_wavs: bool) -> List[str]:
-        out: List[str] = []
-        wt = self.tables.get("wav.scp")
-        if wt is None:
-            if "feats.scp" not in self.tables:
-                out.append(f"{self.path / 'wav.scp'}: expected file to exist (or feats.scp)")
-            return out
-        durations = {k: float(v) for k, v in self._values("reco2dur").items()
-                     if _is_float(v)}
-        for reco, entry in wt.values.items():
-            if entry.endswith("|"):
-                continue
-            if "|" in entry:
-                out.append(f"{wt.where(reco)}: recording '{reco}': a pipe must end in '|': '{entry}'")
-            elif check_wavs and not os.path.exists(entry.rsplit(":", 1)[0] if _is_offset(entry) else entry):
-                out.append(f"{wt.where(reco)}: recording '{reco}': no such file '{entry}'")
-        st = self.tables.get("segments")
-        if st is None:
-            return out
-        for utt, value in st.values.items():
-            reco, start, end = value.split()[:3]
-            if not (_is_float(start) and _is_float(end)):
-                out.append(f"{st.where(utt)}: utterance '{utt}' has non-numeric start/end '{start} {end}'")
-                continue
-            s, e = float(start), float(end)
-            if reco not in wt.values:
-                out.append(f"{st.where(utt)}: utterance '{utt}': recording '{reco}' not in wav.scp")
-                continue
-            if s < 0 or s >= e:
-                out.append(f"{st.where(utt)}: utterance '{utt}': need 0 <= start < end, got {s} {e}")
-                continue
-            dur = durations.get(reco)
-            if dur is None and check_wavs:
-                dur = _wav_duration(wt.values[reco])
-                if dur is not None:
-                    durations[reco] = dur
-            if dur is not None and e > dur + _SEG_TOLERANCE:
-                out.append(f"{st.where(utt)}: utterance '{utt}': end {e} is past the end of "
-                           f"recording '{reco}' ({dur:.3f} s)")
-        return out
 
-    def _coverage_problems(self) -> List[str]:
-        out: List[str] = []
-        utts = set(self.utt2spk)
-        utt_u2s = self.tables["utt2spk"]
-        audio_name = "segments" if "segments" in self.tables else "wav.scp"
-        names = ["text", audio_name] + [n for n in _PER_UTT_OPTIONAL]
-        if audio_name not in self.tables and "feats.scp" in self.tables:
-            names.remove(audio_name)
-        for name in names:
-            t = self.tables.get(name)
-            if t is None:
-                continue
-            for u in sorted(set(t.values) - utts):
-                out.append(f"{t.where(u)}: utterance '{u}' is not in utt2spk")
-            for u in sorted(utts - set(t.values)):
-                out.append(f"{t.path}: utterance '{u}' (utt2spk line {utt_u2s.lines[u]}) is missing")
-        if "segments" in self.tables and "wav.scp" in self.tables:
-            used = {v.split()[0] for v in self.tables["segments"].values.values()}
-            wt = self.tables["wav.scp"]
-            for r in sorted(set(wt.values) - used):
-                out.append(f"{wt.where(r)}: recording '{r}' has no segment (fix drops it)")
-        ct = self.tables.get("cmvn.scp")
-        if ct is not None:
-            spks = set(self.utt2spk.values())
-            for s in sorted(spks - set(ct.values)):
-                out.append(f"{ct.path}: speaker '{s}' is missing")
-            for s in sorted(set(ct.values) - spks):
-                out.append(f"{ct.where(s)}: speaker '{s}' is not in utt2spk")
-        return out
 
     # ------------------------------------------------------------------- fix
-    def fix(self, backup: bool = True) -> FixReport:
-        """Keep the consistent part, like ``utils/fix_data_dir.sh``; rewrite the files.
+    def fix(self, backup: bool = True) -> "FixReport":
+        """Keep the consistent part, like ``utils/fix_data_dir.sh``; see :func:`kaldi_kd.data.fix.fix_data_dir`."""
+        from kaldi_kd.data.fix import fix_data_dir
 
-        Drops malformed/duplicate lines (the first of duplicates is kept), utterances
-        missing from any per-utterance file, utterances with empty transcripts or bad
-        segments, recordings without utterances, speakers without utterances; sorts
-        everything and regenerates spk2utt.  The old files go to ``.backup/``.
+        return fix_data_dir(self, backup=backup)
 
-        Returns:
-            a :class:`FixReport` of what was dropped (also loaded back into self).
-        """
-        report = FixReport()
-        for t in self.tables.values():
-            report.add(f"malformed/duplicate lines in {t.path.name}",
-                       [p.split(": ", 1)[0] for p in t.problems])
-        utts = set(self.utt2spk)
-        utts = {u for u in utts if len(self.utt2spk[u].split()) == 1}
-        report.add("utts with bad utt2spk lines", sorted(set(self.utt2spk) - utts))
-        audio = "segments" if "segments" in self.tables else "wav.scp"
-        for name in ("text", audio) + _PER_UTT_OPTIONAL:
-            if name in self.tables:
-                missing = utts - set(self.tables[name].values)
-                report.add(f"utts missing from {name}", sorted(missing))
-                utts -= missing
-        if "text" in self.tables:
-            empty = {u for u in utts if not self.text[u].strip()}
-            report.add("utts with empty transcripts", sorted(empty))
-            utts -= empty
-        if "segments" in self.tables:
-            bad = {u for u in utts if not _good_segment(self.tables["segments"].values[u],
-                                                       self.wav_scp)}
-            report.add("utts with bad segments (no recording, or not 0 <= start < end)", sorted(bad))
-            utts -= bad
-        self._keep(utts, report)
-        if backup:
-            bdir = self.path / ".backup"
-            bdir.mkdir(exist_ok=True)
-            for name in list(self.tables) + ["spk2utt"]:
-                if (self.path / name).is_file():
-                    shutil.copy2(self.path / name, bdir / name)
-        self.save(self.path)
-        fixed = DataDir.load(self.path)
-        self.tables, self.spk2utt, self._spk2utt_table = fixed.tables, fixed.spk2utt, fixed._spk2utt_table
-        return report
 
-    def _keep(self, utts: set, report: Optional[FixReport] = None) -> None:
-        """Restrict every table to ``utts`` (and their recordings/speakers), in place."""
-        report = report or FixReport()
-        per_utt = ("text", "utt2spk", "segments") + _PER_UTT_OPTIONAL
-        for name in per_utt:
-            t = self.tables.get(name)
-            if t is None:
-                continue
-            extra = set(t.values) - utts
-            report.add(f"utts only in {name}" if name != "utt2spk" else "utts dropped from utt2spk",
-                       sorted(extra))
-            self._filter(name, utts)
-        if "segments" in self.tables:
-            recos = {v.split()[0] for v in self.tables["segments"].values.values()}
-        else:
-            recos = set(utts)
-        for name in ("wav.scp", "reco2dur"):
-            if name in self.tables:
-                report.add(f"recordings dropped from {name}", sorted(set(self.tables[name].values) - recos))
-                self._filter(name, recos)
-        spks = {self.utt2spk[u] for u in utts}
-        if "cmvn.scp" in self.tables:
-            report.add("speakers dropped from cmvn.scp", sorted(set(self.cmvn_scp) - spks))
-            self._filter("cmvn.scp", spks)
-        self.spk2utt = self.utt2spk_inverse()
 
-    def _filter(self, name: str, keep: set) -> None:
-        t = self.tables[name]
-        new = Table(t.path)
-        for k in sorted(k for k in t.values if k in keep):
-            new.values[k] = t.values[k]
-            new.order.append(k)
-        self.tables[name] = new
 
     # ------------------------------------------------------------------ save
     def save(self, path: PathLike) -> "DataDir":
@@ -492,7 +286,9 @@ class DataDir:
         sub = DataDir(path)
         sub.tables = {n: Table(Path(path) / n, dict(t.values), dict(t.lines), list(t.order))
                       for n, t in self.tables.items()}
-        sub._keep(set(utts) & set(self.utt2spk))
+        from kaldi_kd.data.fix import keep_utts
+
+        keep_utts(sub, set(utts) & set(self.utt2spk))
         for name in _KEYED_FILES:  # stale files of an older subset would disagree
             if name not in sub.tables and (Path(path) / name).is_file():
                 (Path(path) / name).unlink()
@@ -515,60 +311,16 @@ class DataDir:
         return DataDir.load(dest)
 
     # ----------------------------------------------------------------- split
-    def split(self, num_jobs: int, per_utt: bool = False) -> List["DataDir"]:
-        """Split into ``split<N>/<n>/`` (n = 1..N), like ``utils/split_data.sh``.
+    def split(self, num_jobs: int, per_utt: bool = False, strict: bool = False) -> List["DataDir"]:
+        """``split<N>/<n>/`` like ``utils/split_data.sh``; see :func:`kaldi_kd.data.split.split_data_dir`."""
+        from kaldi_kd.data.split import split_data_dir
 
-        Per speaker by default (each speaker's utterances in one part, speakers in
-        sorted order, parts balanced by utterance count); ``per_utt=True`` splits
-        utterances evenly.  An up-to-date existing split is reused.
-
-        Raises:
-            DataDirError: if num_jobs < 1 or there are fewer speakers (utterances) than jobs.
-        """
-        groups = self._split_groups(num_jobs, per_utt)
-        base = self.path / f"split{num_jobs}{'utt' if per_utt else ''}"
-        if self._split_is_fresh(base, num_jobs):
-            return [DataDir.load(base / str(n)) for n in range(1, num_jobs + 1)]
-        return [self.subset(g, base / str(n)) for n, g in enumerate(groups, start=1)]
-
-    def _split_groups(self, num_jobs: int, per_utt: bool) -> List[List[str]]:
-        if num_jobs < 1:
-            raise DataDirError(f"{self.path}: number of jobs must be >= 1, got {num_jobs}")
-        inv = self.utt2spk_inverse()
-        blocks = [[u] for u in self.utts] if per_utt else [inv[s] for s in sorted(inv)]
-        unit = "utterances" if per_utt else "speakers"
-        if len(blocks) < num_jobs:
-            raise DataDirError(f"{self.path}: cannot split {len(blocks)} {unit} into {num_jobs} "
-                               "jobs (use fewer jobs" + ("" if per_utt else " or split per utterance") + ")")
-        return _balanced_contiguous(blocks, num_jobs)
-
-    def _split_is_fresh(self, base: Path, num_jobs: int) -> bool:
-        parts = [base / str(n) for n in range(1, num_jobs + 1)]
-        if not all((p / "utt2spk").is_file() for p in parts):
-            return False
-        newest_src = max((self.path / n).stat().st_mtime for n in self.tables if (self.path / n).is_file())
-        return all((p / n).is_file() and (p / n).stat().st_mtime >= newest_src
-                   for p in parts for n in self.tables)
+        return split_data_dir(self, num_jobs, per_utt=per_utt, strict=strict)
 
 
-def _balanced_contiguous(blocks: List[List[str]], n: int) -> List[List[str]]:
-    """Cut a list of blocks into n contiguous non-empty groups of about equal size."""
-    total = sum(len(b) for b in blocks)
-    groups: List[List[str]] = []
-    cur: List[str] = []
-    done = 0
-    for i, b in enumerate(blocks):
-        cur += b
-        done += len(b)
-        left_blocks, left_groups = len(blocks) - i - 1, n - len(groups) - 1
-        if left_groups == 0:
-            continue
-        if left_blocks == left_groups or done >= total * (len(groups) + 1) / n:
-            groups.append(cur)
-            cur = []
-    groups.append(cur)
-    assert len(groups) == n and all(groups), "internal: bad split"
-    return groups
+
+
+
 
 
 def _is_float(s: str) -> bool:
@@ -585,11 +337,6 @@ def _is_offset(entry: str) -> bool:
     return bool(head) and tail.isdigit()
 
 
-def _good_segment(value: str, wav_scp: Dict[str, str]) -> bool:
-    parts = value.split()
-    if len(parts) < 3 or parts[0] not in wav_scp or not (_is_float(parts[1]) and _is_float(parts[2])):
-        return False
-    return 0 <= float(parts[1]) < float(parts[2])
 
 
 def load_data_dir(path: PathLike, validate: bool = True, check_wavs: bool = True) -> DataDir:

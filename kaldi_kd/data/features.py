@@ -22,8 +22,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 import kaldi_native_fbank as knf
 import numpy as np
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
-from kaldi_kd.data.tables import ScpReader, TableError, write_table
+from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.data.tables import ScpReader, write_table
 from kaldi_kd.data.transforms import add_deltas, apply_cmvn, cmvn_stats, splice
 from kaldi_kd.data.wav import cut_segment, read_wav_entry
 

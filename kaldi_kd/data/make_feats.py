@@ -46,18 +46,18 @@ def _job_paths(feat_dir: Path, log_dir: Path, feat_type: str, name: str, job: st
 
 
 def feature_job(job: int, split_dir: str, conf: str, feat_type: str, feat_dir: str,
-                log_dir: str, name: str) -> int:
+                log_dir: str, name: str, compress: bool = False) -> int:
     """Compute job ``job``: features of ``split_dir/<job>``; returns its number of utterances."""
     cfg = FeatureConfig.from_file(conf, feat_type)
     ark, scp, u2nf = _job_paths(Path(feat_dir), Path(log_dir), feat_type, name, str(job))
-    frames = make_feats_job(Path(split_dir) / str(job), cfg, ark, scp)
+    frames = make_feats_job(Path(split_dir) / str(job), cfg, ark, scp, compress=compress)
     write_text_atomic(u2nf, "".join(f"{u} {n}\n" for u, n in sorted(frames.items())))
     logging.info("job %d: %d utterances, %d frames -> %s", job, len(frames), sum(frames.values()), ark)
     return len(frames)
 
 
 def make_feats(data_dir: str, log_dir: str, feat_dir: str, cfg: FeatureConfig, num_jobs: int = 4,
-               cmd: Optional[str] = None) -> FeatSummary:
+               cmd: Optional[str] = None, compress: bool = False) -> FeatSummary:
     """Compute features of ``data_dir`` in ``num_jobs`` jobs and combine them.
 
     Args:
@@ -67,6 +67,7 @@ def make_feats(data_dir: str, log_dir: str, feat_dir: str, cfg: FeatureConfig, n
         cfg: feature type and options.
         num_jobs: jobs (per utterance split; reduced to the number of utterances).
         cmd: a Kaldi-style runner (e.g. ``steps_py/run.pl``); None runs jobs in-process.
+        compress: write Kaldi compressed matrices (as Kaldi's ``--compress true``; lossy).
 
     Raises:
         DataDirError / FeatureError / JobError naming the file, utterance or failed log.
@@ -87,11 +88,12 @@ def make_feats(data_dir: str, log_dir: str, feat_dir: str, cfg: FeatureConfig, n
     d.split(num_jobs, per_utt=True)
     split = data / f"split{num_jobs}utt"
     kwargs = dict(split_dir=str(split), conf=str(conf), feat_type=cfg.feat_type, feat_dir=str(featd),
-                  log_dir=str(logd), name=name)
+                  log_dir=str(logd), name=name, compress=compress)
     log_pattern = str(logd / f"make_{cfg.feat_type}_{name}.JOB.log")
     if cmd:
         argv = [sys.executable, "-m", "kaldi_kd.data.make_feats", "--job", "JOB"] + \
-               [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
+               [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items() if k != "compress"] + \
+               (["--compress"] if compress else [])
         run_cmd_jobs(cmd, num_jobs, log_pattern, argv)
     else:
         run_local_jobs(feature_job, num_jobs, log_pattern, kwargs, progress=f"{cfg.feat_type} {name}")
@@ -136,10 +138,11 @@ def _job_main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--job", type=int, required=True)
     for k in ("split-dir", "conf", "feat-type", "feat-dir", "log-dir", "name"):
         p.add_argument(f"--{k}", required=True)
+    p.add_argument("--compress", action="store_true")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s: %(message)s")
     try:
-        feature_job(a.job, a.split_dir, a.conf, a.feat_type, a.feat_dir, a.log_dir, a.name)
+        feature_job(a.job, a.split_dir, a.conf, a.feat_type, a.feat_dir, a.log_dir, a.name, a.compress)
     except (DataDirError, FeatureError, ValueError) as err:
         logging.error("%s", err)
         return 1

@@ -74,12 +74,29 @@ def transcripts_to_ids(text: Mapping[str, str], lang) -> Tuple[Dict[str, List[in
     return out, num_oov
 
 
-def make_graph_compiler(trans_model, ctx_dep, lex_fst):
-    """A TrainingGraphCompiler as compile-train-graphs uses it (no transition probs)."""
-    kaldifst.arcsort(lex_fst, sort_type="olabel")
-    opts = kaldi_hmm_gmm.TrainingGraphCompilerOptions(transition_scale=0.0, self_loop_scale=0.0,
-                                                      reorder=True)
-    return kaldi_hmm_gmm.TrainingGraphCompiler(trans_model, ctx_dep, lex_fst, [], opts)
+class GraphCompiler:
+    """compile-train-graphs: the wheel's TrainingGraphCompiler (no transition probs).
+
+    The C++ compiler keeps references to the transition model, tree and lexicon
+    FST; this object owns them so Python cannot free them first (a temporary
+    lexicon FST passed straight to TrainingGraphCompiler crashed the interpreter).
+    """
+
+    def __init__(self, trans_model, ctx_dep, lex_fst):
+        self.trans_model, self.ctx_dep, self.lex_fst = trans_model, ctx_dep, lex_fst
+        kaldifst.arcsort(self.lex_fst, sort_type="olabel")
+        opts = kaldi_hmm_gmm.TrainingGraphCompilerOptions(transition_scale=0.0,
+                                                          self_loop_scale=0.0, reorder=True)
+        self.compiler = kaldi_hmm_gmm.TrainingGraphCompiler(trans_model, ctx_dep, self.lex_fst,
+                                                            [], opts)
+
+    def compile_graph_from_text(self, word_ids: List[int]):
+        return self.compiler.compile_graph_from_text(list(word_ids))
+
+
+def make_graph_compiler(trans_model, ctx_dep, lex_fst) -> GraphCompiler:
+    """A :class:`GraphCompiler` (owning its inputs)."""
+    return GraphCompiler(trans_model, ctx_dep, lex_fst)
 
 
 def compile_graphs(compiler, transcripts: Mapping[str, Sequence[int]]) -> Dict[str, object]:
@@ -134,12 +151,13 @@ def align_utterance(trans_model, am_gmm, graph, feats: np.ndarray, cfg: AlignCon
     g = graph.copy()
     kaldi_hmm_gmm.add_transition_probs(trans_model, [], cfg.transition_scale,
                                        cfg.self_loop_scale, g)
-    dec = kaldi_hmm_gmm.DecodableAmDiagGmmScaled(am_gmm, trans_model,
-                                                 np.ascontiguousarray(feats, np.float32),
-                                                 cfg.acoustic_scale)
+    # the decodable copies the features but keeps references to am_gmm and trans_model
+    x = np.ascontiguousarray(feats, np.float32)
+    dec = kaldi_hmm_gmm.DecodableAmDiagGmmScaled(am_gmm, trans_model, x, cfg.acoustic_scale)
     acfg = kaldi_hmm_gmm.AlignConfig(beam=cfg.beam, retry_beam=cfg.retry_beam, careful=cfg.careful)
     done, err, retried, like, frames, ali, _ = kaldi_hmm_gmm.align_utterance_wrapper(
         acfg, utt, cfg.acoustic_scale, g, dec, 0, 0, 0, 0.0, 0)
+    del dec, g, x  # the decodable before the model it references
     if not done or not ali:
         return None, 0.0, bool(retried)
     return np.asarray(ali, dtype=np.int32), float(like), bool(retried)
@@ -204,8 +222,7 @@ class AlignJobSpec:
     retry_beam: float = 40.0
     careful: bool = False
     boost_silence: float = 1.0
-    cmvn: bool = True
-    deltas: int = 2
+    feats: dict = field(default_factory=dict)   # FeatOpts of the model dir
 
 
 def align_job(job: int, spec: AlignJobSpec) -> dict:
@@ -217,17 +234,19 @@ def align_job(job: int, spec: AlignJobSpec) -> dict:
     from pathlib import Path
 
     from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.features import FeatureReader
     from kaldi_kd.data.tables import write_int_vectors
     from kaldi_kd.gmm import model_io
+    from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
     from kaldi_kd.gmm.lang import Lang
+    from kaldi_kd.gmm.stats import limit_blas_threads
 
+    limit_blas_threads(1)
     out = Path(spec.out_dir)
     tm, am = model_io.read_model(out / "final.mdl")
     ctx = model_io.read_tree(out / "tree")
     lang = Lang(spec.lang_dir, validate=False)
     data = DataDir.load(Path(spec.split_dir) / str(job))
-    feats = FeatureReader(data.path, cmvn=spec.cmvn, deltas=spec.deltas)
+    feats = GmmFeatures(data.path, FeatOpts(**spec.feats), model_dir=out)
     transcripts, num_oov = transcripts_to_ids(data.text, lang)
     if num_oov:
         log.info("%d OOV words mapped to %s", num_oov, lang.oov_word)
@@ -268,16 +287,23 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
     cfg = cfg or AlignConfig()
     src, out = Path(src_dir), Path(out_dir)
     (out / "log").mkdir(parents=True, exist_ok=True)
-    for name in ("final.mdl", "tree"):
+    from dataclasses import asdict
+
+    from kaldi_kd.gmm.gmm_feats import FeatOpts
+
+    feat_opts = FeatOpts.load(src)
+    names = ["final.mdl", "tree"] + ([feat_opts.transform] if feat_opts.transform else [])
+    for name in names:
         with atomic_path(out / name) as tmp:
-            shutil.copyfile(src / name, tmp)
-    feat_cfg = _feature_options(src)
-    if (src / "feats.yaml").is_file():
-        shutil.copyfile(src / "feats.yaml", out / "feats.yaml")
+            shutil.copyfile(src / name, tmp)   # the file, also where src has a link
+    feat_opts.save(out)
+    from kaldi_kd.gmm.stage import copy_phones_txt
+
+    copy_phones_txt(lang_dir, out)
     d = DataDir.load(data_dir)
     d.split(nj)
     spec = AlignJobSpec(str(d.path / f"split{nj}"), str(lang_dir), str(out), cfg.beam,
-                        cfg.retry_beam, cfg.careful, cfg.boost_silence, **feat_cfg)
+                        cfg.retry_beam, cfg.careful, cfg.boost_silence, asdict(feat_opts))
     pattern = str(out / "log" / "align.JOB.log")
     if cmd:
         spec_path = out / "log" / "align.spec.json"
@@ -298,21 +324,6 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
              "over %d frames", totals["done"], len(failed), out / "failed_utts",
              totals["like_per_frame"], frames)
     return totals
-
-
-def _feature_options(model_dir) -> dict:
-    """Feature options of a model dir (``feats.yaml``: cmvn, deltas); Kaldi's defaults
-    for delta-feature systems (CMVN on, deltas order 2) when absent."""
-    from pathlib import Path
-
-    import yaml
-
-    path = Path(model_dir) / "feats.yaml"
-    opts = {"cmvn": True, "deltas": 2}
-    if path.is_file():
-        opts.update({k: v for k, v in (yaml.safe_load(path.read_text()) or {}).items()
-                     if k in opts})
-    return opts
 
 
 def main(argv=None) -> int:

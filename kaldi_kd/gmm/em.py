@@ -33,8 +33,9 @@ from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.align import (AlignConfig, align_set, compile_graphs, equal_align,
                                 make_graph_compiler, transcripts_to_ids)
+from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.stats import GmmStats, UpdateConfig, accumulate, accumulate_transitions, \
-    load_and_sum, pdf_params, update_model
+    limit_blas_threads, load_and_sum, pdf_params, update_model
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -55,9 +56,9 @@ class EMConfig:
     retry_beam: float = 40.0
     careful: bool = False
     boost_silence: float = 1.0
-    cmvn: bool = True
-    deltas: int = 2
+    feats: FeatOpts = field(default_factory=FeatOpts)
     first_min_gaussian_occupancy: float = 3.0   # gmm-est on the equal alignment
+    mllt_iters: Tuple[int, ...] = ()              # LDA+MLLT systems (train_lda_mllt.sh)
 
 
 @dataclass
@@ -68,31 +69,30 @@ class JobSpec:
     split_dir: str          # data dir split base: <split_dir>/<job>
     lang_dir: str
     iteration: int
-    mode: str               # "equal" | "realign" | "reuse"
+    mode: str               # "equal" | "realign" | "reuse"; "mllt": MLLT stats only
     beam: float = 10.0
     retry_beam: float = 40.0
     careful: bool = False
     boost_silence: float = 1.0
-    cmvn: bool = True
-    deltas: int = 2
+    feats: Dict[str, Any] = field(default_factory=lambda: asdict(FeatOpts()))
+    model: str = ""         # model file in exp_dir (default "<iteration>.mdl")
 
 
 def _load_job_inputs(spec: JobSpec, job: int):
     from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.features import FeatureReader
     from kaldi_kd.gmm.lang import Lang
 
     exp = Path(spec.exp_dir)
-    tm, am = model_io.read_model(exp / f"{spec.iteration}.mdl")
+    tm, am = model_io.read_model(exp / (spec.model or f"{spec.iteration}.mdl"))
     data = DataDir.load(Path(spec.split_dir) / str(job))
-    feats = FeatureReader(data.path, cmvn=spec.cmvn, deltas=spec.deltas)
+    feats = GmmFeatures(data.path, FeatOpts(**spec.feats), model_dir=exp)
     return exp, tm, am, data, feats, Lang(spec.lang_dir, validate=False)
 
 
 def _job_alignments(spec: JobSpec, job: int, exp, tm, am, data, feats, lang
                     ) -> Tuple[Dict[str, np.ndarray], List[str]]:
     ali_path = exp / f"ali.{job}.gz"
-    if spec.mode == "reuse":
+    if spec.mode in ("reuse", "mllt"):
         return dict(read_int_vectors(ali_path)), []
     ctx = model_io.read_tree(exp / "tree")
     transcripts, num_oov = transcripts_to_ids(data.text, lang)
@@ -126,8 +126,11 @@ def em_job(job: int, spec: JobSpec) -> Dict[str, Any]:
     Returns:
         summary: frames, log-likelihood, number aligned, failed utterance ids.
     """
+    limit_blas_threads(1)
     exp, tm, am, data, feats, lang = _load_job_inputs(spec, job)
     alis, failed = _job_alignments(spec, job, exp, tm, am, data, feats, lang)
+    if spec.mode == "mllt":
+        return _mllt_job(job, spec, exp, tm, am, feats, alis, lang)
     stats = GmmStats.zeros(am, tm)
     id2pdf = np.asarray(tm.id2pdf_id)
     xs, pdfs = [], []
@@ -149,6 +152,26 @@ def em_job(job: int, spec: JobSpec) -> Dict[str, Any]:
     stats.save(exp / f"{spec.iteration}.{job}.acc.npz")
     return {"frames": stats.tot_frames, "like": stats.tot_like, "done": len(xs),
             "failed": sorted(failed)}
+
+
+def _mllt_job(job: int, spec: JobSpec, exp: Path, tm, am, feats, alis, lang) -> Dict[str, Any]:
+    """gmm-acc-mllt (silence frames weighted 0, as train_lda_mllt.sh) -> x.job.macc.npz."""
+    from kaldi_kd.gmm.lda_mllt import MlltStats, silence_frame_weights
+
+    mstats = MlltStats.zeros(am.dim)
+    id2pdf = np.asarray(tm.id2pdf_id)
+    xs, pdfs, ws = [], [], []
+    for utt, ali in sorted(alis.items()):
+        x = feats[utt]
+        if len(x) == len(ali):
+            xs.append(x)
+            pdfs.append(id2pdf[ali])
+            ws.append(silence_frame_weights(tm, ali, lang.silence))
+    if xs:
+        mstats.accumulate(am, np.concatenate(xs), np.concatenate(pdfs), np.concatenate(ws))
+    mstats.save(exp / f"{spec.iteration}.{job}.macc.npz")
+    log.info("MLLT stats: %.0f frames", mstats.beta)
+    return {"frames": mstats.beta, "like": 0.0, "done": len(xs), "failed": []}
 
 
 def run_jobs(spec: JobSpec, nj: int, cmd: Optional[str]) -> List[Dict[str, Any]]:
@@ -211,7 +234,11 @@ def run_em(exp_dir: PathLike, data_dir: PathLike, lang_dir: PathLike, cfg: EMCon
     incgauss = max(0, (cfg.totgauss - numgauss) // max(1, cfg.max_iter_inc))
     first_realign = True
     logs: List[IterationLog] = []
-    for x in range(start_iter, cfg.num_iters):
+    feats = FeatOpts(**asdict(cfg.feats))
+    from tqdm import tqdm
+
+    for x in tqdm(range(start_iter, cfg.num_iters), desc=f"EM {exp.name}", unit="iter",
+                  disable=None):
         if x == start_iter:
             mode = first_mode
         else:
@@ -221,21 +248,52 @@ def run_em(exp_dir: PathLike, data_dir: PathLike, lang_dir: PathLike, cfg: EMCon
         used_beam = cfg.first_beam if first_realign else cfg.beam
         if mode == "realign":
             first_realign = False
-        if (exp / f"{x + 1}.mdl").is_file():
+        done = (exp / f"{x + 1}.mdl").is_file()
+        model = f"{x}.mdl"
+        if x in cfg.mllt_iters:
+            if not done:
+                _mllt_update(exp, x, split_dir, lang_dir, feats, nj, cmd)
+            feats.transform = f"{x}.mat"
+            model = f"{x}.mllt.mdl"
+        if done:
             log.info("iteration %d: %d.mdl exists, skipped", x, x + 1)
             continue
         t0 = time.time()
         spec = JobSpec(str(exp), str(split_dir), str(lang_dir), x, mode, used_beam,
-                       cfg.retry_beam, cfg.careful, cfg.boost_silence, cfg.cmvn, cfg.deltas)
+                       cfg.retry_beam, cfg.careful, cfg.boost_silence, asdict(feats), model)
         summaries = run_jobs(spec, nj, cmd)
         logs.append(_update(exp, x, spec, summaries, cfg, target, time.time() - t0))
+    if feats.transform:
+        _link(exp, "final.mat", feats.transform)
     _link_final(exp, cfg.num_iters)
     return logs
 
 
-def _update(exp: Path, x: int, spec: JobSpec, summaries: List[Dict[str, Any]], cfg: EMConfig,
-            target: int, started: float) -> IterationLog:
+def _mllt_update(exp: Path, x: int, split_dir: Path, lang_dir: PathLike, feats: FeatOpts,
+                 nj: int, cmd: Optional[str]) -> None:
+    """MLLT at iteration x: stats with the current transform, est-mllt, gmm-transform-means
+    (x.mdl -> x.mllt.mdl), compose-transforms (A * current -> x.mat)."""
+    from kaldi_kd.gmm.lda_mllt import MlltStats, estimate_mllt, transform_means
+
+    spec = JobSpec(str(exp), str(split_dir), str(lang_dir), x, "mllt", feats=asdict(feats))
+    summaries = run_jobs(spec, nj, cmd)
+    paths = [exp / f"{x}.{n}.macc.npz" for n in range(1, len(summaries) + 1)]
+    stats = MlltStats.load_and_sum(paths)
+    a, objf_before, objf_after = estimate_mllt(stats)
     tm, am = model_io.read_model(exp / f"{x}.mdl")
+    am = transform_means(am, a)
+    model_io.write_model(exp / f"{x}.mllt.mdl", tm, am)
+    cur = model_io.read_matrix(exp / feats.transform)
+    model_io.write_matrix(exp / f"{x}.mat", a.astype(np.float64) @ cur.astype(np.float64))
+    for p in paths:
+        p.unlink()
+    log.info("iteration %d: MLLT objf %.4f -> %.4f per frame over %.0f frames -> %d.mat",
+             x, objf_before, objf_after, stats.beta, x)
+
+
+def _update(exp: Path, x: int, spec: JobSpec, summaries: List[Dict[str, Any]], cfg: EMConfig,
+            target: int, seconds: float) -> IterationLog:
+    tm, am = model_io.read_model(exp / (spec.model or f"{x}.mdl"))
     nj = len(summaries)
     acc_paths = [exp / f"{x}.{n}.acc.npz" for n in range(1, nj + 1)]
     stats = load_and_sum(acc_paths)
@@ -247,24 +305,28 @@ def _update(exp: Path, x: int, spec: JobSpec, summaries: List[Dict[str, Any]], c
     for p in acc_paths:
         p.unlink()
     failed = sorted(u for s in summaries for u in s["failed"])
-    it = IterationLog(x, res.like_per_frame, res.frames, res.num_gauss, failed, started)
+    it = IterationLog(x, res.like_per_frame, res.frames, res.num_gauss, failed, seconds)
     log.info("iteration %d (%s): avg like per frame %.4f over %d frames; %d failed; "
              "GMM objf impr %.4f, transition objf impr %.4f; %d Gaussians -> %d.mdl (%.1fs)",
              x, spec.mode, it.like_per_frame, it.frames, len(failed),
              res.gmm_objf_impr / max(res.gmm_count, 1.0),
-             res.trans_objf_impr / max(res.trans_count, 1.0), it.num_gauss, x + 1, started)
+             res.trans_objf_impr / max(res.trans_count, 1.0), it.num_gauss, x + 1, seconds)
     with open(exp / "log" / "like_per_frame.txt", "a") as f:
         f.write(f"{x} {it.like_per_frame:.6f} {int(it.frames)} {len(failed)} {it.num_gauss}\n")
     return it
 
 
 def _link_final(exp: Path, last: int) -> None:
-    final = exp / "final.mdl"
-    tmp = exp / ".final.mdl.tmp"
+    _link(exp, "final.mdl", f"{last}.mdl")
+
+
+def _link(exp: Path, name: str, target: str) -> None:
+    """``exp/name`` -> ``target`` (a relative symlink, as Kaldi's ln -s), atomically."""
+    tmp = exp / f".{name}.tmp"
     if tmp.exists() or tmp.is_symlink():
         tmp.unlink()
-    os.symlink(f"{last}.mdl", tmp)
-    os.replace(tmp, final)
+    os.symlink(target, tmp)
+    os.replace(tmp, exp / name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -41,7 +41,10 @@ def base_phone(phone: str) -> str:
 
 
 class Lang:
-    """A Kaldi lang dir loaded into memory (checked on load unless ``validate=False``).
+    """A Kaldi lang dir loaded into memory.
+
+    On load the text files are checked (:func:`validate_lang` without the FST checks,
+    which parse every arc; ``check_fsts=True`` adds them, ``validate=False`` skips all).
 
     Attributes:
         dir: the lang dir.
@@ -58,10 +61,10 @@ class Lang:
             members stripped), and ``phone_to_base`` phone id -> index into it.
     """
 
-    def __init__(self, lang_dir: PathLike, validate: bool = True) -> None:
+    def __init__(self, lang_dir: PathLike, validate: bool = True, check_fsts: bool = False) -> None:
         d = Path(lang_dir)
-        if validate:
-            validate_lang(d)
+        if validate:  # the FSTs are checked by prepare_lang/make_G; here only on request
+            validate_lang(d, check_fsts=check_fsts)
         self.dir = d
         self.phones = read_symbol_table(d / "phones.txt")
         self.words = read_symbol_table(d / "words.txt")
@@ -112,6 +115,22 @@ class Lang:
         if map_oov:
             return [self.words.get(w, self.oov_id) for w in words]
         return [self.words[w] for w in words]
+
+    def pronunciations(self) -> Dict[str, List[List[int]]]:
+        """word -> its pronunciations as phone-id lists (phones/align_lexicon.txt, in order).
+
+        Phones are the lang's (word-position-dependent) phones; map them through
+        ``phone_to_base`` / ``base_phones`` for position-independent units.
+        """
+        out: Dict[str, List[List[int]]] = {}
+        path = self.dir / "phones" / "align_lexicon.txt"
+        for n, row in enumerate(read_lines(path), 1):
+            if len(row) < 3:
+                raise LangError(f"{path}:{n}: expected '<word> <word> <phone> ...'")
+            if row[0] == "<eps>":
+                continue
+            out.setdefault(row[0], []).append([self.phones[p] for p in row[2:]])
+        return out
 
     @property
     def num_phones(self) -> int:
@@ -265,14 +284,15 @@ def _check_lexicon_fsts(d: Path, phones: Dict[str, int], words: Dict[str, int],
                 raise LangError(f"{d / name}: no #0:#0 self-loop (for G's backoff arcs)")
 
 
-def validate_lang(lang_dir: PathLike, check_fsts: bool = True) -> None:
+def validate_lang(lang_dir: PathLike, check_fsts: bool = True, check_G: bool = True) -> None:
     """Check a lang dir as Kaldi's utils/validate_lang.pl would (the parts we rely on).
 
     Checks: symbol tables (ids/symbols unique, <eps>=0, #0 <s> </s>); phones/*.{txt,int,
     csl} agree; silence/nonsilence/disambig partition phones.txt; sets/roots cover
     every real phone once; word_boundary; oov.{txt,int}; topo loads and covers
     exactly the real phones; L.fst / L_disambig.fst readable, olabel-sorted, labels
-    in the tables, #0 self-loop in L_disambig.fst; G.fst if present (labels).
+    in the tables, #0 self-loop in L_disambig.fst (``check_fsts``); G.fst if present
+    (labels in words.txt, no <s>/</s> on its input; ``check_fsts`` and ``check_G``).
 
     Raises:
         LangError: naming the file (and line) of the first problem.
@@ -292,7 +312,7 @@ def validate_lang(lang_dir: PathLike, check_fsts: bool = True) -> None:
     _check_topo(d, real)
     if check_fsts:
         _check_lexicon_fsts(d, phones, words, lists)
-        if (d / "G.fst").is_file():
+        if check_G and (d / "G.fst").is_file():
             g = read_fst(d / "G.fst")
             bad = (input_labels(g) | output_labels(g)) - set(words.values())
             if bad:

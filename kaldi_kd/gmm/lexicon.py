@@ -184,8 +184,10 @@ def make_lexicon(words: Sequence[str], oov_word: str = "<UNK>",
             stats.num_cmudict += 1
         else:
             g2p_cmd = g2p_cmd or find_g2p_command()
+            pron = g2p_flite(w.lower(), g2p_cmd)  # flite reads digits, "mr.", "x-ray"
             spelled = re.sub(r"[^a-z']", "", w.lower())
-            pron = g2p_flite(spelled, g2p_cmd) if spelled else ()
+            if not pron and spelled:
+                pron = g2p_flite(spelled, g2p_cmd)
             if not pron:
                 stats.failed_words.append(w)
                 logger.warning("no pronunciation for word %r: left out of the lexicon", w)

@@ -31,7 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -499,3 +498,16 @@ def read_tree_structure(path: PathLike) -> Tree:
 def read_tree(path: PathLike):
     """Read a Kaldi tree file (binary or text) into a wheel ``ContextDependency``."""
     return read_tree_structure(path).to_context_dependency()
+
+
+def write_matrix(path: PathLike, matrix: np.ndarray, binary: bool = True) -> None:
+    """Write a Kaldi float matrix file (e.g. ``final.mat``), atomically."""
+    w = Writer(binary)
+    w.matrix(np.asarray(matrix, np.float32))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes((BINARY_HEADER if binary else b"") + w.getvalue())
+
+
+def read_matrix(path: PathLike) -> np.ndarray:
+    """Read a Kaldi matrix file (binary FM/DM or text), as written by est-lda/est-mllt."""
+    return _open_reader(path).matrix()

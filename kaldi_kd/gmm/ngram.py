@@ -214,9 +214,11 @@ def arpa_to_G(arpa: PathLike, words_txt: PathLike, G_fst: PathLike, timeout: flo
         if res.returncode != 0 or not tmp.is_file():
             tail = "\n".join(res.stderr.strip().splitlines()[-5:])
             raise ArpaError(f"arpa2fst failed on {arpa} (exit {res.returncode}):\n{tail}")
-        warnings = [ln for ln in res.stderr.splitlines() if "WARNING" in ln]
+        warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("[W]") or "WARNING" in ln]
         for w in warnings[:10]:
             logger.warning("arpa2fst: %s", w)
+        if len(warnings) > 10:
+            logger.warning("arpa2fst: ... %d warnings in all", len(warnings))
 
 
 def check_lg_determinizable(lang_test: PathLike, max_states: int = 1_000_000) -> int:
@@ -243,6 +245,36 @@ def check_lg_determinizable(lang_test: PathLike, max_states: int = 1_000_000) ->
     return LG.num_states
 
 
+def copy_lang(lang_dir: PathLike, lang_test: PathLike) -> None:
+    """Copy a lang dir's files (not log/ or G.fst) into ``lang_test`` (format_lm.sh's cp -r)."""
+    lang, out = Path(lang_dir), Path(lang_test)
+    out.mkdir(parents=True, exist_ok=True)
+    if out.resolve() == lang.resolve():
+        return
+    for item in lang.iterdir():
+        if item.name in ("log", "G.fst") or item.name.startswith("."):
+            continue
+        if item.is_dir():
+            shutil.copytree(item, out / item.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(item, out / item.name)
+
+
+def _finish_lang_test(out: Path, counts: Dict[int, int], check_lg: bool) -> Dict[str, int]:
+    """Validate lang_test with its G.fst and collect statistics."""
+    from kaldi_kd.gmm.fstutils import read_fst
+    from kaldi_kd.gmm.lang import validate_lang
+
+    validate_lang(out)
+    G = read_fst(out / "G.fst")
+    stats = {f"ngram_{n}": c for n, c in counts.items()}
+    stats.update(G_states=G.num_states, G_arcs=sum(G.num_arcs(s) for s in range(G.num_states)))
+    if check_lg:
+        stats["det_LG_states"] = check_lg_determinizable(out)
+    logger.info("lang_test %s: %s", out, " ".join(f"{k}={v}" for k, v in stats.items()))
+    return stats
+
+
 def make_lang_test(lm_text: Sequence[PathLike], lang_dir: PathLike, lang_test: PathLike,
                    config: Optional[NgramConfig] = None) -> Dict[str, int]:
     """Train an n-gram on ``lm_text`` and write ``lang_test`` = copy of ``lang_dir`` + G.fst.
@@ -252,8 +284,6 @@ def make_lang_test(lm_text: Sequence[PathLike], lang_dir: PathLike, lang_test: P
     Returns:
         statistics: n-gram counts per order ("ngram_N"), G states/arcs, det(LG) states.
     """
-    from kaldi_kd.gmm.lang import validate_lang
-
     cfg = config or NgramConfig()
     lang, out = Path(lang_dir), Path(lang_test)
     words = read_symbol_table(lang / "words.txt")
@@ -261,26 +291,28 @@ def make_lang_test(lm_text: Sequence[PathLike], lang_dir: PathLike, lang_test: P
     sents = read_lm_text(lm_text, words, oov, cfg.text_has_ids)
     if not sents:
         raise LangError(f"no LM training sentences in {', '.join(map(str, lm_text))}")
-    if out.resolve() != lang.resolve():
-        for item in lang.iterdir():
-            if item.name in ("log", "G.fst") or item.name.startswith("."):
-                continue
-            dst = out / item.name
-            if item.is_dir():
-                shutil.copytree(item, dst, dirs_exist_ok=True)
-            else:
-                out.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(item, dst)
+    copy_lang(lang, out)
     write_text_atomic(out / "lm.arpa", train_arpa(sents, cfg.order))
     counts = validate_arpa(out / "lm.arpa")
     arpa_to_G(out / "lm.arpa", out / "words.txt", out / "G.fst")
-    validate_lang(out)
-    from kaldi_kd.gmm.fstutils import read_fst
+    return _finish_lang_test(out, counts, cfg.check_lg)
 
-    G = read_fst(out / "G.fst")
-    stats = {f"ngram_{n}": c for n, c in counts.items()}
-    stats.update(G_states=G.num_states, G_arcs=sum(G.num_arcs(s) for s in range(G.num_states)))
-    if cfg.check_lg:
-        stats["det_LG_states"] = check_lg_determinizable(out)
-    logger.info("lang_test %s: %s", out, " ".join(f"{k}={v}" for k, v in stats.items()))
-    return stats
+
+def make_lang_test_from_arpa(arpa: PathLike, lang_dir: PathLike, lang_test: PathLike,
+                             check_lg: bool = True) -> Dict[str, int]:
+    """Kaldi's format_lm.sh for an existing ARPA (plain or .gz): lang_test = lang + G.fst.
+
+    n-grams with words not in words.txt are skipped by arpa2fst (as in Kaldi).
+    """
+    arpa, out = Path(arpa), Path(lang_test)
+    copy_lang(lang_dir, out)
+    if arpa.suffix == ".gz":
+        import gzip
+
+        plain = out / "lm.arpa"
+        with gzip.open(arpa, "rb") as src, atomic_path(plain) as tmp, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        arpa = plain
+    counts = validate_arpa(arpa)
+    arpa_to_G(arpa, out / "words.txt", out / "G.fst")
+    return _finish_lang_test(out, counts, check_lg)

@@ -273,30 +273,54 @@ def word_boundary_label(phone: str) -> str:
     return {"_I": "internal", "_B": "begin", "_S": "singleton", "_E": "end"}.get(phone[-2:], "nonword")
 
 
-def _write_lang_files(dct: DictDir, oov_word: str, lang: Path, cfg: LangConfig) -> None:
-    """Write every lang-dir file into ``lang`` (an empty directory)."""
+@dataclass
+class _LangPlan:
+    """What prepare_lang computes before writing: phone lists, lexicons, symbol tables."""
+
+    pmap: Dict[str, List[str]]
+    lexicon: List[Entry]
+    lex_disambig: List[Entry]
+    silence: List[str]
+    nonsilence: List[str]
+    disambig: List[str]
+    phones: Dict[str, int]
+    words: Dict[str, int]
+
+
+def _plan(dct: DictDir, cfg: LangConfig) -> _LangPlan:
+    """Position-dependent phones, disambiguated lexicon and the phones/words numbering."""
     pmap = phone_map(dct, cfg.position_dependent_phones)
     lexicon = add_word_positions(dct.lexicon) if cfg.position_dependent_phones else list(dct.lexicon)
     lex_disambig, max_disambig = add_lex_disambig(lexicon)
-    ndisambig = max_disambig + cfg.num_extra_phone_disambig_syms
     silence = [q for row in dct.silence for p in row for q in pmap[p]]
     nonsilence = [q for row in dct.nonsilence for p in row for q in pmap[p]]
-    disambig = [f"#{k}" for k in range(ndisambig + 1)]
-    phones = write_symbol_table(lang / "phones.txt", ["<eps>"] + silence + nonsilence + disambig)
+    disambig = [f"#{k}" for k in range(max_disambig + cfg.num_extra_phone_disambig_syms + 1)]
+    phones = {s: i for i, s in enumerate(["<eps>"] + silence + nonsilence + disambig)}
     vocab = sorted({w for w, _, _ in lexicon}, key=lambda w: w.encode())
-    words = write_symbol_table(lang / "words.txt", ["<eps>"] + vocab + ["#0", "<s>", "</s>"])
-    if oov_word not in words or oov_word in RESERVED_WORDS:
-        raise LangError(f"OOV word {oov_word!r} is not a word of the lexicon")
-    write_text_atomic(lang / "oov.txt", oov_word + "\n")
-    write_text_atomic(lang / "oov.int", f"{words[oov_word]}\n")
+    words = {s: i for i, s in enumerate(["<eps>"] + vocab + ["#0", "<s>", "</s>"])}
+    return _LangPlan(pmap, lexicon, lex_disambig, silence, nonsilence, disambig, phones, words)
 
-    (lang / "phones").mkdir()
-    _write_phone_lists(lang, {"silence": silence, "nonsilence": nonsilence,
-                              "optional_silence": [dct.optional_silence], "disambig": disambig,
-                              "context_indep": silence}, phones)
+
+def _write_tables(lang: Path, plan: _LangPlan, oov_word: str) -> None:
+    """phones.txt, words.txt, oov.{txt,int}."""
+    if oov_word not in plan.words or oov_word in RESERVED_WORDS:
+        raise LangError(f"OOV word {oov_word!r} is not a word of the lexicon")
+    write_symbol_table(lang / "phones.txt", plan.phones)
+    write_symbol_table(lang / "words.txt", plan.words)
+    write_text_atomic(lang / "oov.txt", oov_word + "\n")
+    write_text_atomic(lang / "oov.int", f"{plan.words[oov_word]}\n")
+
+
+def _write_phone_sets(lang: Path, dct: DictDir, plan: _LangPlan, cfg: LangConfig) -> None:
+    """phones/{silence,...}.{txt,int,csl}, wdisambig*, sets, roots, extra_questions, word_boundary."""
+    phones, pmap = plan.phones, plan.pmap
+    (lang / "phones").mkdir(exist_ok=True)
+    _write_phone_lists(lang, {"silence": plan.silence, "nonsilence": plan.nonsilence,
+                              "optional_silence": [dct.optional_silence], "disambig": plan.disambig,
+                              "context_indep": plan.silence}, phones)
     write_text_atomic(lang / "phones" / "wdisambig.txt", "#0\n")
     write_text_atomic(lang / "phones" / "wdisambig_phones.int", f"{phones['#0']}\n")
-    write_text_atomic(lang / "phones" / "wdisambig_words.int", f"{words['#0']}\n")
+    write_text_atomic(lang / "phones" / "wdisambig_words.int", f"{plan.words['#0']}\n")
     sets = [[q for p in row for q in pmap[p]] for row in dct.silence + dct.nonsilence]
     _write_rows(lang, "sets", sets, phones)
     _write_rows(lang, "roots", [["shared", "split"] + s for s in sets], phones, first=2)
@@ -306,31 +330,49 @@ def _write_lang_files(dct: DictDir, oov_word: str, lang: Path, cfg: LangConfig) 
         extra += [[p + s for row in dct.silence for p in row] for s in ("",) + POSITIONS]
     _write_rows(lang, "extra_questions", extra, phones)
     if cfg.position_dependent_phones:
-        bound = [[p, word_boundary_label(p)] for p in silence + nonsilence]
+        bound = [[p, word_boundary_label(p)] for p in plan.silence + plan.nonsilence]
         write_ints(lang / "phones" / "word_boundary.txt", bound)
         write_ints(lang / "phones" / "word_boundary.int", [[phones[p], b] for p, b in bound])
-    align = sorted({" ".join([w, w, *pr]) for w, _, pr in lexicon} |
-                   {f"<eps> <eps> {dct.optional_silence}"}, key=str.encode)
-    align_rows = [line.split() for line in align]
-    write_ints(lang / "phones" / "align_lexicon.txt", align_rows)
-    write_ints(lang / "phones" / "align_lexicon.int",
-               [[words[r[0]], words[r[1]]] + [phones[p] for p in r[2:]] for r in align_rows])
 
-    nonsil_ids = [phones[p] for p in nonsilence]
-    sil_ids = [phones[p] for p in silence]
-    write_text_atomic(lang / "topo", gen_topo(nonsil_ids, sil_ids, cfg.num_nonsil_states,
-                                              cfg.num_sil_states))
-    sil_phone = dct.optional_silence if cfg.sil_prob > 0 else None
-    L = make_lexicon_fst(lexicon, phones, words, cfg.sil_prob, sil_phone)
-    L.write(str(lang / "L.fst"))
+
+def _write_align_lexicon(lang: Path, dct: DictDir, plan: _LangPlan) -> None:
+    """phones/align_lexicon.{txt,int}: ``<word> <word> <phones>``, plus ``<eps> <eps> SIL``."""
+    align = sorted({" ".join([w, w, *pr]) for w, _, pr in plan.lexicon} |
+                   {f"<eps> <eps> {dct.optional_silence}"}, key=str.encode)
+    rows = [line.split() for line in align]
+    write_ints(lang / "phones" / "align_lexicon.txt", rows)
+    write_ints(lang / "phones" / "align_lexicon.int",
+               [[plan.words[r[0]], plan.words[r[1]]] + [plan.phones[p] for p in r[2:]] for r in rows])
+
+
+def _write_topo_and_fsts(lang: Path, dct: DictDir, plan: _LangPlan, cfg: LangConfig) -> int:
+    """topo, L.fst, L_disambig.fst; returns the number of states of L."""
     from kaldi_kd.kaldi.wheels import kaldifst
 
-    Ld = make_lexicon_fst(lex_disambig, phones, words, cfg.sil_prob, sil_phone, f"#{ndisambig}")
+    phones, words = plan.phones, plan.words
+    write_text_atomic(lang / "topo", gen_topo([phones[p] for p in plan.nonsilence],
+                                              [phones[p] for p in plan.silence],
+                                              cfg.num_nonsil_states, cfg.num_sil_states))
+    sil_phone = dct.optional_silence if cfg.sil_prob > 0 else None
+    L = make_lexicon_fst(plan.lexicon, phones, words, cfg.sil_prob, sil_phone)
+    L.write(str(lang / "L.fst"))
+    Ld = make_lexicon_fst(plan.lex_disambig, phones, words, cfg.sil_prob, sil_phone, plan.disambig[-1])
     kaldifst.add_self_loops(Ld, [phones["#0"]], [words["#0"]])
     kaldifst.arcsort(Ld, sort_type="olabel")
     Ld.write(str(lang / "L_disambig.fst"))
-    logger.info("lang: %d phones (%d disambig), %d words, %d prons, L.fst %d states",
-                len(phones) - 1, len(disambig), len(vocab), len(lexicon), L.num_states)
+    return L.num_states
+
+
+def _write_lang_files(dct: DictDir, oov_word: str, lang: Path, cfg: LangConfig) -> None:
+    """Write every lang-dir file into ``lang`` (an empty directory)."""
+    plan = _plan(dct, cfg)
+    _write_tables(lang, plan, oov_word)
+    _write_phone_sets(lang, dct, plan, cfg)
+    _write_align_lexicon(lang, dct, plan)
+    n = _write_topo_and_fsts(lang, dct, plan, cfg)
+    logger.info("lang: %d phones + %d disambig, %d words, %d prons, L.fst %d states",
+                len(plan.silence) + len(plan.nonsilence), len(plan.disambig), len(plan.words) - 4,
+                len(plan.lexicon), n)
 
 
 def prepare_lang(dict_dir: PathLike, oov_word: str, lang_dir: PathLike,

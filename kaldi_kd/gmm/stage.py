@@ -27,3 +27,22 @@ def setup_logging(log_file: PathLike, name: str) -> None:
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s",
                         handlers=[logging.StreamHandler(),
                                   logging.FileHandler(log_file, mode="w")], force=True)
+
+
+def config_yaml(d: dict) -> str:
+    """A config dict (tuples as lists) as YAML, for ``<exp-dir>/config.yaml``."""
+    import yaml
+
+    return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
+                          sort_keys=False)
+
+
+def copy_phones_txt(lang_dir: PathLike, exp_dir: PathLike) -> None:
+    """Copy ``lang/phones.txt`` into the exp dir, as Kaldi's training/alignment scripts
+    do (``utils/lang/check_phones_compatible.sh`` compares it later)."""
+    import shutil
+
+    from kaldi_kd.data.atomic import atomic_path
+
+    with atomic_path(Path(exp_dir) / "phones.txt") as tmp:
+        shutil.copyfile(Path(lang_dir) / "phones.txt", tmp)

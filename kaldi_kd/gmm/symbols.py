@@ -48,9 +48,13 @@ def read_symbol_table(path: PathLike) -> Dict[str, int]:
     return table
 
 
-def write_symbol_table(path: PathLike, symbols: Iterable[str]) -> Dict[str, int]:
-    """Write ``symbols`` numbered 0, 1, ... as a symbol table; return symbol -> id."""
-    table = {s: i for i, s in enumerate(symbols)}
+def write_symbol_table(path: PathLike, symbols: Union[Mapping[str, int], Iterable[str]]) -> Dict[str, int]:
+    """Write a symbol table: a symbol -> id mapping, or symbols numbered 0, 1, ...
+
+    Returns:
+        symbol -> id.
+    """
+    table = dict(symbols) if isinstance(symbols, Mapping) else {s: i for i, s in enumerate(symbols)}
     write_text_atomic(path, "".join(f"{s} {i}\n" for s, i in table.items()))
     return table
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -35,6 +35,9 @@ import numpy as np
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
+from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
+from kaldi_kd.gmm.gmm_feats import FeatOpts
+from kaldi_kd.gmm.stats import limit_blas_threads
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
 PathLike = Union[str, os.PathLike]
@@ -61,7 +64,8 @@ class MonoConfig:
                         totgauss=self.totgauss, power=self.power,
                         realign_iters=tuple(self.realign_iters), first_beam=6.0, beam=10.0,
                         retry_beam=40.0, careful=self.careful,
-                        boost_silence=self.boost_silence, cmvn=self.cmvn, deltas=self.deltas)
+                        boost_silence=self.boost_silence,
+                        feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
 
 
 def global_gaussian(feats: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
@@ -108,11 +112,13 @@ def train_mono(data_dir: PathLike, lang_dir: PathLike, exp_dir: PathLike,
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or MonoConfig()
+    limit_blas_threads(1)
     exp = Path(exp_dir)
     (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", _yaml(asdict(cfg)))
-    write_text_atomic(exp / "feats.yaml", _yaml({"cmvn": cfg.cmvn, "deltas": cfg.deltas}))
+    write_text_atomic(exp / "config.yaml", config_yaml(asdict(cfg)))
+    FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
+    copy_phones_txt(lang_dir, exp)
     if not (exp / "0.mdl").is_file() or not (exp / "tree").is_file():
         reader = FeatureReader(data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas)
         utts = reader.utts[:cfg.num_init_utts]
@@ -125,9 +131,3 @@ def train_mono(data_dir: PathLike, lang_dir: PathLike, exp_dir: PathLike,
     return run_em(exp, data_dir, lang_dir, cfg.em_config(), nj=nj, cmd=cmd, start_iter=0,
                   first_mode="equal")
 
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump({k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
-                          sort_keys=False)

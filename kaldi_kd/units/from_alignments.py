@@ -77,3 +77,33 @@ def alignment_segments(
         for lv, s in segs.items():
             out[lv][utt] = s
     return out, failed
+
+
+def silence_rates(
+    alignments: Iterable[Tuple[str, np.ndarray]],
+    texts: Mapping[str, Sequence[str]],
+    lang: LangInfo,
+    trans_model,
+) -> Dict[str, float]:
+    """How often alignments put silence where L.fst allows it (to choose text-side sil probs).
+
+    Returns:
+        {"leading", "trailing": fraction of utterances, "inner": fraction of word
+        boundaries with silence, "utterances": count}; utterances that fail are skipped.
+    """
+    tt = TransitionTables.from_model(trans_model)
+    n = lead = trail = inner = bounds = 0
+    for utt, ali in alignments:
+        if utt not in texts:
+            continue
+        try:
+            items = [w for w, _, _ in word_spans(phone_instances(ali, tt, utt), lang, texts[utt], utt)]
+        except AlignmentError:
+            continue
+        n += 1
+        lead += items[0] is None
+        trail += items[-1] is None
+        inner += sum(i is None for i in items[1:-1])
+        bounds += max(0, len(texts[utt]) - 1)
+    return {"leading": lead / max(1, n), "trailing": trail / max(1, n), "inner": inner / max(1, bounds),
+            "utterances": n}
