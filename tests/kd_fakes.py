@@ -1,4 +1,4 @@
-"""Small helpers for the KD tests: SoftTargets built directly, a fixed-table engine."""
+"""Small helpers for the KD tests: SoftTargets built directly, a fixed-table engine, a tiny model."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-try:
-    from kaldi_kd.kd.soft_targets import SoftTargets
-except ImportError:  # the teachers branch not merged yet
-    from dataclasses import dataclass
-
-    @dataclass
-    class SoftTargets:  # type: ignore[no-redef]
-        probs: Optional[torch.Tensor]
-        topk_values: Optional[torch.Tensor]
-        topk_indices: Optional[torch.Tensor]
-        mask: torch.Tensor
+from kaldi_kd.kd.soft_targets import SoftTargets
 
 
 def make_soft_targets(probs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> SoftTargets:
@@ -53,67 +43,16 @@ class TableEngine:
         return make_soft_targets(probs.to(device), mask.to(device))
 
 
-# ---- a tiny model and batch with the am branch's interface --------------------------
+# ---- a tiny HybridModel and a Batch-like object ----------------------------------------
 from types import SimpleNamespace
-from typing import Dict as _Dict, List, NamedTuple
 
 from torch import nn
 
 
-class _Output(NamedTuple):
-    logits: torch.Tensor
-    lengths: torch.Tensor
-    layers: List[torch.Tensor]
-    aux_logits: _Dict[str, torch.Tensor]
-
-
-class _Encoder(nn.Module):
-    def __init__(self, input_dim: int, hidden: int, num_layers: int) -> None:
-        super().__init__()
-        dims = [input_dim] + [hidden] * num_layers
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims, dims[1:]))
-        self.layer_dims = dims[1:]
-
-    def forward(self, x, lengths):
-        layers = []
-        for layer in self.layers:
-            x = torch.tanh(layer(x))
-            layers.append(x)
-        return layers, lengths
-
-
-class FakeHybridModel(nn.Module):
-    """Parameter names as in HybridModel: encoder.layers.<i-1>.*, head.*, aux_heads.<u>.*."""
-
-    def __init__(self, input_dim: int = 6, hidden: int = 8, num_layers: int = 4, num_pdfs: int = 9) -> None:
-        super().__init__()
-        self.encoder = _Encoder(input_dim, hidden, num_layers)
-        self.layer_dims = list(self.encoder.layer_dims)
-        self.subsampling = 1
-        self.head = nn.Linear(hidden, num_pdfs)
-        self.aux_heads = nn.ModuleDict()
-
-    def forward(self, feats, lengths):
-        layers, out_lengths = self.encoder(feats, lengths)
-        aux = {u: h(layers[h.layer - 1]) for u, h in self.aux_heads.items()}
-        return _Output(self.head(layers[-1]), out_lengths, layers, aux)
-
-    def export(self):
-        import copy
-
-        heads, self.aux_heads = self.aux_heads, nn.ModuleDict()
-        try:
-            return copy.deepcopy(self).eval()
-        finally:
-            self.aux_heads = heads
-
-
 def make_model(num_layers: int = 4, num_pdfs: int = 9, input_dim: int = 6) -> nn.Module:
-    """A small model with HybridModel's interface (the real one when the am branch is merged)."""
-    try:
-        from kaldi_kd.am.model import HybridModel, ModelConfig
-    except ImportError:
-        return FakeHybridModel(input_dim, 8, num_layers, num_pdfs)
+    """A small TDNN HybridModel (parameter names encoder.layers.<i-1>.*, head.*, aux_heads.<u>.*)."""
+    from kaldi_kd.am.model import HybridModel, ModelConfig
+
     cfg = ModelConfig(type="tdnn", input_dim=input_dim, num_pdfs=num_pdfs, hidden_dim=8,
                       num_layers=num_layers, dropout=0.0)
     return HybridModel(cfg)

@@ -121,7 +121,11 @@ def test_train_kd_hierarchical_cli(world, tmp_path):
     log = (exp / "log" / "train.log").read_text()
     for key in ("kl_monophone", "kd_senone", "kl_subword", "interp_ce", "ce "):
         assert key in log, key
-    assert list((exp / "tensorboard").iterdir())
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(exp / "tensorboard")).Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/kl_monophone", "train/kd_senone", "train/kl_subword", "train/interp_ce"} <= tags, tags
     from kaldi_kd.kd.config import KDConfig
 
     kd = KDConfig.load(exp)

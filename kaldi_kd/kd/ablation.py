@@ -24,7 +24,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import yaml
 
@@ -239,7 +239,7 @@ def collect(cfg: AblationConfig, reader: Callable[[Path], DecodeResult] = read_d
 
 def describe(cfg: AblationConfig) -> str:
     """A markdown note listing each system's distillation options."""
-    lines = ["Systems (train_am.py options):", ""]
+    lines = ["Systems (train_kd.py options):", ""]
     for s in cfg.systems:
         lines.append(f"- {s}: `{shlex.join(kd_args(s, cfg)) or '(plain CE)'}`")
     return "\n".join(lines)

@@ -29,7 +29,8 @@ log = logging.getLogger("kaldi_kd.kd")
 TeacherLoader = Callable[[str, Union[str, torch.device]], object]
 
 
-def _default_loader(exp_dir: str, device: Union[str, torch.device]) -> object:
+def load_teacher_dir(exp_dir: str, device: Union[str, torch.device]) -> object:
+    """The frozen teacher of ``exp_dir`` (``teacher.pt``, see :func:`kaldi_kd.lm.load_teacher`)."""
     from kaldi_kd.lm import load_teacher
 
     return load_teacher(exp_dir, device)
@@ -40,7 +41,7 @@ def build_engines(
     segments: Mapping[str, Mapping[str, object]],
     subsampling: int = 1,
     device: Union[str, torch.device] = "cpu",
-    loader: TeacherLoader = _default_loader,
+    loader: TeacherLoader = load_teacher_dir,
     cache: bool = True,
     vocab_sizes: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, PartialEngine]:
@@ -77,7 +78,7 @@ def setup_kd(
     model: nn.Module,
     segments: Mapping[str, Mapping[str, object]],
     device: Union[str, torch.device] = "cpu",
-    loader: TeacherLoader = _default_loader,
+    loader: TeacherLoader = load_teacher_dir,
     add_heads: bool = True,
     cache: bool = True,
     vocab_sizes: Optional[Mapping[str, int]] = None,

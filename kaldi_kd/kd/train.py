@@ -18,12 +18,10 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-import torch
-
 from kaldi_kd.am.heads import format_aux_heads, head_specs
 from kaldi_kd.am.model import main_state_dict
 from kaldi_kd.am.objective import CEObjective
-from kaldi_kd.kd.build import TeacherLoader, _default_loader, setup_kd
+from kaldi_kd.kd.build import TeacherLoader, load_teacher_dir, setup_kd
 from kaldi_kd.kd.config import KDConfig
 from kaldi_kd.train.checkpoint import load_checkpoint, save_checkpoint
 from kaldi_kd.train.loop import _world, resolve_device, train
@@ -59,7 +57,7 @@ def run_kd_training(
     exp_dir: PathLike,
     segments: Optional[Mapping[str, Mapping[str, Any]]] = None,
     resume: bool = False,
-    loader: TeacherLoader = _default_loader,
+    loader: TeacherLoader = load_teacher_dir,
     vocab_sizes: Optional[Mapping[str, int]] = None,
 ) -> Dict[str, Any]:
     """Train ``setup.model`` with distillation as configured; return the loop's summary.
