@@ -46,6 +46,26 @@ def test_decode_synthetic_right_words_and_lattice(system):
         assert ref.likelihood == pytest.approx(res.likelihood, abs=1e-2)
 
 
+def test_positive_loglikes_decode_like_shifted_ones(system):
+    # hybrid outputs log p(pdf|x) - log prior are often > 0 (negative arc costs):
+    # a per-frame constant changes no path's rank, and the lattice keeps exact costs
+    rng = np.random.default_rng(5)
+    dec = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(beam=13, lattice_beam=6))
+    words = [int(w) for w in rng.integers(1, 11, size=4)]
+    ll, _ = synthetic_loglikes(system, words, rng, noise=1.0)
+    offsets = rng.uniform(5.0, 40.0, size=(ll.shape[0], 1)).astype(np.float32)
+    base, shifted = dec.decode(ll, "u"), dec.decode(ll + offsets, "u")
+    assert shifted.words == base.words == words
+    assert shifted.alignment == base.alignment
+    assert shifted.likelihood == pytest.approx(base.likelihood + 0.1 * offsets.sum(), rel=1e-4)
+    seqs_base = lattice_word_sequences(base.lattice)
+    seqs_shift = lattice_word_sequences(shifted.lattice)
+    assert set(seqs_base) == set(seqs_shift)
+    for seq, (g, a) in seqs_base.items():
+        assert seqs_shift[seq][0] == pytest.approx(g, abs=1e-3)
+        assert seqs_shift[seq][1] == pytest.approx(a - offsets.sum(), rel=1e-4)
+
+
 def test_decode_bad_shape_names_utterance(system):
     dec = MappedDecoder(system.hclg, system.trans_model)
     with pytest.raises(DecodeError, match="utt7"):

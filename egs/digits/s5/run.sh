@@ -70,4 +70,24 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/tri1 exp/tri1_ali
 fi
 
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  log "Stage 5: graphs exp/{mono,tri1}/graph, GMM decoding of data/test (lattices + sclite)"
+  for gmm in mono tri1; do
+    steps_py/mkgraph.py data/lang_test exp/$gmm exp/$gmm/graph
+    steps_py/decode_gmm.py --nj $nj --cmd "$decode_cmd" exp/$gmm/graph data/test exp/$gmm/decode_test
+  done
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  log "Stage 6: hybrid TDNN, frame CE on fbank against the tri1 alignments: exp/tdnn_ce"
+  steps_py/train_am.py --config conf/am_tdnn.yaml data/train_fbank exp/tri1_ali exp/tdnn_ce
+fi
+
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  log "Stage 7: log p(pdf|x) - log prior of data/test, decoding through exp/tri1/graph, scoring"
+  steps_py/nnet_forward.py --nj $nj --cmd "$decode_cmd" data/test_fbank exp/tdnn_ce exp/tdnn_ce/loglikes_test
+  steps_py/decode.py --nj $nj --cmd "$decode_cmd" exp/tri1/graph data/test exp/tdnn_ce/loglikes_test \
+    exp/tdnn_ce/decode_test
+fi
+
 log "Done (stages $stage..$stop_stage)."
