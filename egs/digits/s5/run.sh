@@ -90,4 +90,24 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
     exp/tdnn_ce/decode_test
 fi
 
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  log "Stage 8: LM text (text only), sentencepiece, unit segments of the tri1 alignments, teacher corpora"
+  local/make_digits_lm_text.py --num 5000 --seed 7 data/lm/text
+  steps_py/train_spm.py --vocab-size 30 data/lm/text data/lm/spm
+  steps_py/ali_to_units.py --spm data/lm/spm/spm.model data/train data/lang exp/tri1_ali exp/tri1_ali/units
+  for unit in senone monophone subword; do
+    steps_py/make_unit_corpus.py --level $unit --spm data/lm/spm/spm.model --sil-prob 0.1 \
+      data/lm/text data/lang exp/tri1_ali data/lm/$unit
+  done
+fi
+
+if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
+  log "Stage 9: teacher LMs exp/lm_{senone,monophone,subword}; held-out and alignment perplexities"
+  for unit in senone monophone subword; do
+    steps_py/train_lm.py --config conf/lm_$unit.yaml data/lm/$unit exp/lm_$unit
+    steps_py/lm_ppl.py exp/lm_$unit exp/tri1_ali/units/$unit
+    cat exp/lm_$unit/ppl
+  done
+fi
+
 log "Done (stages $stage..$stop_stage)."
