@@ -296,9 +296,6 @@ def test_run_byo_stops_before_training_on_mismatch(copy_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="decode branch 33c57fb: determinize._closures prunes a closure arc by its own "
-                   "cost (`if ga > limit`), wrong when costs downstream are negative (hybrid loglikes > 0): every "
-                   "utterance fails with 'min() arg is an empty sequence'; fix `if ga + beta[e] > limit`")
 def test_run_byo_end_to_end(copy_run):
     """check -> units -> 3 teachers -> CE and KD AMs -> decode with the Kaldi graph -> score -> compare."""
     res = run_byo(copy_run)
