@@ -250,7 +250,7 @@ def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float
                 out[s] = (beta[s], 0.0, 0.0, 0, -1)
                 continue
             ga = g + a
-            if ga > limit:
+            if ga + beta[e] > limit:  # every completion via e costs >= beta[e] (any sign)
                 continue
             for f, (cb2, g2, a2, _, _) in cf[e].items():
                 cb = ga + cb2
