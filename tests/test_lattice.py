@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from kaldi_kd.decode.determinize import determinize_lattice_pruned
+from kaldi_kd.decode.determinize import prune_raw_lattice, determinize_lattice_pruned
 from kaldi_kd.decode.lattice import (
     CompactLattice, Lattice, add_word_penalty, best_path, compact_forward_backward,
     lattice_word_sequences, raw_best_path, scale_lattice, topological_order,
@@ -219,6 +219,8 @@ def test_raw_arc_limit_tightens_beam():
     lat = random_raw_lattice(np.random.default_rng(2), frames=8, width=4)
     full = determinize_lattice_pruned(lat, beam=math.inf)
     small = determinize_lattice_pruned(lat, beam=6.0, max_raw_arcs=20)
+    pruned, used = prune_raw_lattice(lat, 6.0, max_arcs=20)
+    assert used < 6.0 and 0 < sum(len(a) for a in pruned.arcs) <= 20
     rb = raw_best_path(lat)
     sb = best_path(small)
     assert sb.words == rb.words and sb.total_cost == pytest.approx(rb.total_cost, abs=1e-4)
