@@ -16,10 +16,18 @@ it reaches a final state, its *best path only* is kept as a one-path lattice
 ignored) is kept when ``allow_partial`` (Kaldi's ``--allow-partial=true``), or the
 utterance fails.
 
+Hybrid log-likelihoods (log p(pdf|x) - log prior) are often > 0, i.e. negative arc
+costs; the search and the pruned determinization are exact for costs of any sign,
+so no offset is applied (the same holds for :func:`decode_decodable` and for Kaldi's
+own ``latgen-faster-mapped`` on the "kaldi" backend).
+
 Differences from Kaldi's ``latgen-faster-mapped``: ``LatticeSimpleDecoder`` prunes
 only with ``beam`` (no ``max_active`` histogram pruning, so ``max_active`` is
 recorded but does not bound the search); ``max_active`` *is* applied by the
 best-path-only decoders (``kaldi_hmm_gmm.LatticeFasterDecoder``) used as fallback.
+On the digits graphs the beam keeps ~60-150 tokens per frame (raw lattice states /
+frames), far below Kaldi's default ``max_active`` 7000, so the bound would not bind
+there; the search cost is that of the simple (map-based) decoder itself.
 """
 
 from __future__ import annotations
@@ -248,7 +256,7 @@ def decode_decodable(decoder: "MappedDecoder", decodable, utt: str = "") -> Deco
     raw, reached = decoder._raw_lattice(decodable, cfg.beam)
     if raw is None or (not reached and not cfg.allow_partial):
         raise DecodeError(f"utterance '{utt}': decoding failed at beam {cfg.beam:.1f}")
-    clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
+    clat = determinize_lattice_pruned(raw, cfg.lattice_beam, max_raw_arcs=cfg.det_max_raw_arcs)
     bp = best_path(clat)
     return DecodeResult(lattice=scale_lattice(clat, 1.0, 1.0 / cfg.acoustic_scale), words=bp.words,
                         alignment=bp.alignment, likelihood=-bp.total_cost,
