@@ -108,7 +108,7 @@ def prune_raw_lattice(lat: Lattice, beam: float, max_arcs: Optional[int] = None)
     if beta[0] == INF:
         return Lattice(), beam
     best = beta[0]
-    if max_arcs is not None:
+    if max_arcs is not None and sum(len(x) for x in arcs) > max_arcs:
         # best-path cost through each arc, relative to the best path
         through = [alpha[s] + g + a + beta[d] - best for s in range(n) for (_, _, g, a, d) in arcs[s]]
         within = sum(1 for c in through if c <= beam)
