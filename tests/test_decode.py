@@ -66,6 +66,27 @@ def test_positive_loglikes_decode_like_shifted_ones(system):
         assert seqs_shift[seq][1] == pytest.approx(a - offsets.sum(), rel=1e-4)
 
 
+def test_decode_decodable_positive_loglikes_keeps_in_beam_words(system):
+    # the decodable path (GMM/Python decodables) gets no per-frame shift: negative
+    # costs go straight into the pruned determinization, which must stay exact
+    from kaldi_kd.decode.decoder import decode_decodable
+    from kaldi_kd.kaldi.wheels import kaldi_decoder
+
+    rng = np.random.default_rng(11)
+    dec = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(beam=13, lattice_beam=6))
+    words = [int(w) for w in rng.integers(1, 11, size=4)]
+    ll, _ = synthetic_loglikes(system, words, rng, noise=2.0)
+    offsets = rng.uniform(20.0, 60.0, size=(ll.shape[0], 1)).astype(np.float32)
+    base = dec.decode(ll, "u")
+    res = decode_decodable(dec, kaldi_decoder.DecodableCtc(dec.map_loglikes(ll + offsets)), "u")
+    assert res.words == base.words and res.alignment == base.alignment
+    seqs_base = lattice_word_sequences(base.lattice)
+    seqs = lattice_word_sequences(res.lattice)
+    assert set(seqs) == set(seqs_base)
+    for seq, (g, a) in seqs_base.items():
+        assert seqs[seq][1] == pytest.approx(a - offsets.sum(), rel=1e-4)
+
+
 def test_decode_bad_shape_names_utterance(system):
     dec = MappedDecoder(system.hclg, system.trans_model)
     with pytest.raises(DecodeError, match="utt7"):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from kaldi_kd.decode.determinize import determinize_lattice_pruned
+from kaldi_kd.decode.determinize import prune_raw_lattice, determinize_lattice_pruned
 from kaldi_kd.decode.lattice import (
     CompactLattice, Lattice, add_word_penalty, best_path, compact_forward_backward,
     lattice_word_sequences, raw_best_path, scale_lattice, topological_order,
@@ -219,7 +219,25 @@ def test_raw_arc_limit_tightens_beam():
     lat = random_raw_lattice(np.random.default_rng(2), frames=8, width=4)
     full = determinize_lattice_pruned(lat, beam=math.inf)
     small = determinize_lattice_pruned(lat, beam=6.0, max_raw_arcs=20)
+    pruned, used = prune_raw_lattice(lat, 6.0, max_arcs=20)
+    assert used < 6.0 and 0 < sum(len(a) for a in pruned.arcs) <= 20
     rb = raw_best_path(lat)
     sb = best_path(small)
     assert sb.words == rb.words and sb.total_cost == pytest.approx(rb.total_cost, abs=1e-4)
     assert len(lattice_word_sequences(small)) < len(lattice_word_sequences(full))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_determinize_negative_costs_with_beam(seed):
+    # hybrid log-likelihoods > 0 give negative acoustic costs: pruning must stay exact
+    rng = np.random.default_rng(100 + seed)
+    lat = random_raw_lattice(rng, frames=7)
+    for s, arcs in enumerate(lat.arcs):
+        lat.arcs[s] = [(il, ol, g, a - 6.0, d) for (il, ol, g, a, d) in arcs]
+    truth = brute_force_word_sequences(lat)
+    best = min(g + a for g, a, _ in truth.values())
+    beam = 2.0
+    pseqs = lattice_word_sequences(determinize_lattice_pruned(lat, beam=beam))
+    for ws, (g, a, _) in truth.items():
+        if g + a <= best + beam - 1e-4:
+            assert ws in pseqs and sum(pseqs[ws]) == pytest.approx(g + a, abs=1e-4)

@@ -131,3 +131,68 @@ def test_cli_help_lists_compare():
     from kaldi_kd.cli import build_parser
 
     assert "compare" in build_parser().format_help()
+
+
+# (ref, hyp) pairs where sclite's alignment has fewer errors than kaldialign's
+# sclite-cost alignment (equal 3/3/4 cost, different error counts): the per-utt
+# details once came from kaldialign and disagreed with best_wer
+TIE_PAIRS = [("a d e c d a", "b b a c"), ("d a c e d", "a b b c"),
+             ("d a c c b", "e a b e d e"), ("b a d c e", "b e b b"), ("a b c", "a b c")]
+
+
+def linear_lattice(words):
+    c = CompactLattice()
+    s = c.add_state()
+    c.start = s
+    for i, w in enumerate(words):
+        d = c.add_state()
+        c.add_arc(s, w, (1.0, 10.0) if i == 0 else (0.0, 0.0), [i + 1], d)
+        s = d
+    c.set_final(s, (0.0, 0.0))
+    return c
+
+
+def test_per_utt_and_per_spk_agree_with_best_wer(tmp_path):
+    data, lang, ddir = tmp_path / "data", tmp_path / "lang", tmp_path / "decode"
+    for d in (data, lang, ddir):
+        d.mkdir()
+    (lang / "words.txt").write_text("".join(f"{w} {i}\n" for i, w in enumerate(["<eps>"] + VOCAB)))
+    spks = ["flkal16-sp100", "esenf4-sp090"]  # '-' inside speaker ids, utt ids start with them
+    utts = {f"{spks[i % 2]}-{i:03d}": p for i, p in enumerate(TIE_PAIRS)}
+    (data / "text").write_text("".join(f"{u} {r}\n" for u, (r, _) in sorted(utts.items())))
+    (data / "utt2spk").write_text("".join(f"{u} {u.rsplit('-', 1)[0]}\n" for u in sorted(utts)))
+    lats = [(u, linear_lattice([VOCAB.index(w) + 1 for w in h.split()])) for u, (_, h) in sorted(utts.items())]
+    write_compact_lattices(ddir / "lat.1.gz", lats)
+    s = score_decode_dir(data, lang, ddir, ScoringConfig(7, 8, (0.0,), replications=100))
+    best = parse_kaldi_line((ddir / "scoring_kaldi" / "best_wer").read_text())
+    per_utt = read_per_utt(ddir / "scoring_kaldi" / "wer_details" / "per_utt")
+    assert set(per_utt) == set(utts)
+    assert sum(c.errors for c in per_utt.values()) == best.errors == s.best.errors
+    assert sum(c.ref_words for c in per_utt.values()) == best.ref_words
+    assert (per_utt["flkal16-sp100-000"].subs, per_utt["flkal16-sp100-000"].dels) == (3, 2)
+    per_spk = (ddir / "scoring_kaldi" / "wer_details" / "per_spk").read_text().splitlines()
+    assert sorted(line.split()[0] for line in per_spk) == sorted(spks)
+    assert sum(int(line.split()[12]) for line in per_spk) == best.errors
+    lines = (ddir / "scoring_kaldi" / "wer_details" / "per_utt").read_text().splitlines()
+    ops = {line.split()[0]: line.split()[2:] for line in lines if line.split()[1] == "op"}
+    assert all(sum(o != "C" for o in ops[u]) == per_utt[u].errors for u in utts)
+
+
+def test_trn_ids_group_by_real_speaker(tmp_path):
+    from kaldi_kd.score.sclite import trn_id
+
+    assert trn_id("spk1-u00", "spk1") == "spk1-u00"  # no doubled speaker prefix
+    assert trn_id("a-b-u00", "a-b") == "a_b-u00"
+    assert trn_id("u00", "spk1") == "spk1-u00"
+    refs = {"spk1-u00": "a b", "spk1-u01": "c", "x-y-u00": "d e", "u7": "f"}
+    hyps = {"spk1-u00": "a", "spk1-u01": "c", "x-y-u00": "d e f", "u7": "f"}
+    utt2spk = {"spk1-u00": "spk1", "spk1-u01": "spk1", "x-y-u00": "x-y", "u7": "spk2"}
+    write_trn(tmp_path / "ref.trn", refs, utt2spk)
+    write_trn(tmp_path / "hyp.trn", hyps, utt2spk)
+    assert "(spk1-u00)" in (tmp_path / "ref.trn").read_text()
+    res = run_sclite(tmp_path / "ref.trn", tmp_path / "hyp.trn", tmp_path / "out", "w", utt2spk=utt2spk)
+    assert set(res.utterances) == set(refs)
+    assert {k: v.errors for k, v in res.speakers.items()} == {"spk1": 1, "x-y": 1, "spk2": 0}
+    sys_text = (tmp_path / "out" / "w.sys").read_text()
+    assert "spk1-spk1" not in (tmp_path / "out" / "w.pra").read_text()
+    assert "| spk1 " in sys_text and "| x_y " in sys_text and "| spk2 " in sys_text

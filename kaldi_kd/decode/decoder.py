@@ -16,10 +16,18 @@ it reaches a final state, its *best path only* is kept as a one-path lattice
 ignored) is kept when ``allow_partial`` (Kaldi's ``--allow-partial=true``), or the
 utterance fails.
 
+Hybrid log-likelihoods (log p(pdf|x) - log prior) are often > 0, i.e. negative arc
+costs; the search and the pruned determinization are exact for costs of any sign,
+so no offset is applied (the same holds for :func:`decode_decodable` and for Kaldi's
+own ``latgen-faster-mapped`` on the "kaldi" backend).
+
 Differences from Kaldi's ``latgen-faster-mapped``: ``LatticeSimpleDecoder`` prunes
 only with ``beam`` (no ``max_active`` histogram pruning, so ``max_active`` is
 recorded but does not bound the search); ``max_active`` *is* applied by the
 best-path-only decoders (``kaldi_hmm_gmm.LatticeFasterDecoder``) used as fallback.
+On the digits graphs the beam keeps ~60-150 tokens per frame (raw lattice states /
+frames), far below Kaldi's default ``max_active`` 7000, so the bound would not bind
+there; the search cost is that of the simple (map-based) decoder itself.
 """
 
 from __future__ import annotations
@@ -190,11 +198,8 @@ class MappedDecoder:
         mat = self.map_loglikes(loglikes, utt)
         if mat.shape[0] == 0:
             raise DecodeError(f"utterance '{utt}': zero frames")
-        # Hybrid log-likelihoods (log p(pdf|x) - log prior) are often > 0, i.e. negative
-        # arc costs, which the pruned determinization does not support.  Every path
-        # consumes one transition-id per frame, so shifting each frame by its maximum
-        # changes no ranking; the total shift goes back onto the final weights below.
-        mat, shift = _shift_frames_nonpositive(mat)
+        # hybrid log-likelihoods (log p(pdf|x) - log prior) are often > 0, i.e. negative
+        # arc costs: the decoder and the pruned determinization handle any sign exactly
         raw, reached, beam = None, False, cfg.beam
         t_search = time.perf_counter()
         for mult in (1.0,) + tuple(cfg.retry_beams):
@@ -228,7 +233,6 @@ class MappedDecoder:
             clat = lattice_to_compact(raw)
         if clat.start < 0:
             raise DecodeError(f"utterance '{utt}': empty lattice after determinization")
-        clat = _add_final_acoustic_cost(clat, -shift)
         bp = best_path(clat)
         clat = scale_lattice(clat, 1.0, 1.0 / cfg.acoustic_scale)
         return DecodeResult(
@@ -237,23 +241,6 @@ class MappedDecoder:
             partial=not reached, seconds=time.perf_counter() - t0,
             info={"search_s": search_s, "determinize_s": time.perf_counter() - t_det,
                   "raw_states": raw.num_states})
-
-
-def _shift_frames_nonpositive(mat: np.ndarray) -> Tuple[np.ndarray, float]:
-    """Subtract each frame's maximum from a (T, num_tids) scaled log-likelihood matrix.
-
-    Returns:
-        the shifted matrix (all entries <= 0, so all acoustic costs >= 0) and the total
-        shift, which is added to every path's acoustic cost.
-    """
-    frame_max = mat.max(axis=1)
-    return np.ascontiguousarray(mat - frame_max[:, None], dtype=np.float32), float(frame_max.sum())
-
-
-def _add_final_acoustic_cost(clat: CompactLattice, cost: float) -> CompactLattice:
-    """Add ``cost`` to the acoustic part of every final weight (every path once)."""
-    clat.finals = {s: (g, a + cost, t) for s, (g, a, t) in clat.finals.items()}
-    return clat
 
 
 def decode_decodable(decoder: "MappedDecoder", decodable, utt: str = "") -> DecodeResult:
@@ -269,7 +256,7 @@ def decode_decodable(decoder: "MappedDecoder", decodable, utt: str = "") -> Deco
     raw, reached = decoder._raw_lattice(decodable, cfg.beam)
     if raw is None or (not reached and not cfg.allow_partial):
         raise DecodeError(f"utterance '{utt}': decoding failed at beam {cfg.beam:.1f}")
-    clat = determinize_lattice_pruned(raw, cfg.lattice_beam)
+    clat = determinize_lattice_pruned(raw, cfg.lattice_beam, max_raw_arcs=cfg.det_max_raw_arcs)
     bp = best_path(clat)
     return DecodeResult(lattice=scale_lattice(clat, 1.0, 1.0 / cfg.acoustic_scale), words=bp.words,
                         alignment=bp.alignment, likelihood=-bp.total_cost,

@@ -14,8 +14,9 @@ Algorithm (subset construction in the CompactLatticeWeight semiring, as Kaldi's
 2. determinize on words: a determinized state is a set of (raw state, residual
    weight, residual transition-id string) restricted to raw states with word arcs
    or a final weight (Kaldi's minimal subset representation).  Word-epsilon paths
-   are followed through per-state closures (best path from each raw state to each
-   frontier state, computed once by dynamic programming).  When two paths reach the
+   are followed by an on-the-fly closure of each successor set (best path from the
+   set to each frontier state, Viterbi in topological order, pruned with the set's
+   forward cost plus exact completion costs).  When two paths reach the
    same raw state only the better one is kept (Viterbi; ties to the lower graph
    cost), which makes one path per word sequence carrying its best alignment.
    Each set is normalised: its best weight and the longest common string prefix
@@ -43,7 +44,9 @@ from __future__ import annotations
 
 import heapq
 import logging
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
 
 from kaldi_kd.decode.lattice import (
     INF, CompactLattice, Lattice, LatticeError, prune_compact, topological_order,
@@ -59,48 +62,76 @@ def _key(g: float, a: float, t: Tuple[int, ...]) -> tuple:
     return (g + a, g, len(t), t)
 
 
-def prune_raw_lattice(lat: Lattice, beam: float) -> Lattice:
+def prune_raw_lattice(lat: Lattice, beam: float, max_arcs: Optional[int] = None) -> Tuple[Lattice, float]:
     """Keep the arcs of ``lat`` on a path within ``beam`` of its best path; renumber states
     in topological order (the start becomes state 0).
 
+    Args:
+        max_arcs: when more arcs than this are within ``beam``, the beam is tightened
+            to the largest one keeping at most ``max_arcs`` arcs (best arcs first, as
+            Kaldi's ``--max-arcs``), with a warning.  One forward-backward pass serves
+            both.
+
     Returns:
-        the pruned lattice (empty, start -1, when no final state is reachable).
+        (the pruned lattice, the beam used); the lattice is empty (start -1) when no
+        final state is reachable.
     """
     order = topological_order(lat.arcs, lat.start)
-    alpha = {s: INF for s in order}
     if not order:
-        return Lattice()
-    alpha[lat.start] = 0.0
-    for s in order:
+        return Lattice(), beam
+    n = len(order)
+    pos = [-1] * lat.num_states
+    for i, s in enumerate(order):
+        pos[s] = i
+    # the reachable part renumbered topologically, then list-based forward-backward
+    arcs = [[(il, ol, g, a, pos[d]) for (il, ol, g, a, d) in lat.arcs[s]] for s in order]
+    finals = {pos[s]: w for s, w in lat.finals.items() if pos[s] >= 0}
+    alpha = [INF] * n
+    alpha[0] = 0.0
+    for s in range(n):
         a_s = alpha[s]
         if a_s == INF:
             continue
-        for (_, _, g, a, d) in lat.arcs[s]:
-            if a_s + g + a < alpha[d]:
-                alpha[d] = a_s + g + a
-    beta = {}
-    for s in reversed(order):
-        fin = lat.finals.get(s)
+        for (_, _, g, a, d) in arcs[s]:
+            c = a_s + g + a
+            if c < alpha[d]:
+                alpha[d] = c
+    beta = [INF] * n
+    for s in range(n - 1, -1, -1):
+        fin = finals.get(s)
         b = fin[0] + fin[1] if fin is not None else INF
-        for (_, _, g, a, d) in lat.arcs[s]:
-            if g + a + beta[d] < b:
-                b = g + a + beta[d]
+        for (_, _, g, a, d) in arcs[s]:
+            c = g + a + beta[d]
+            if c < b:
+                b = c
         beta[s] = b
-    best = beta[lat.start]
-    if best == INF:
-        return Lattice()
+    if beta[0] == INF:
+        return Lattice(), beam
+    best = beta[0]
+    if max_arcs is not None and sum(len(x) for x in arcs) > max_arcs:
+        # best-path cost through each arc, relative to the best path
+        through = [alpha[s] + g + a + beta[d] - best for s in range(n) for (_, _, g, a, d) in arcs[s]]
+        within = sum(1 for c in through if c <= beam)
+        if within > max_arcs:
+            tight = float(np.partition(np.asarray(through), max_arcs - 1)[max_arcs - 1])
+            tight = min(tight, beam)
+            logger.warning("raw lattice has %d arcs within beam %.2f (> max %d): lattice beam "
+                           "tightened to %.2f for this utterance", within, beam, max_arcs, tight)
+            beam = tight
     cutoff = best + beam
-    keep = [s for s in order if alpha[s] + beta[s] <= cutoff]
-    new_id = {s: i for i, s in enumerate(keep)}
+    keep = [s for s in range(n) if alpha[s] + beta[s] <= cutoff]
+    new_id = [-1] * n
+    for i, s in enumerate(keep):
+        new_id[s] = i
     out = Lattice(arcs=[[] for _ in keep], start=0)
     for s in keep:
-        for (il, ol, g, a, d) in lat.arcs[s]:
-            if d in new_id and alpha[s] + g + a + beta[d] <= cutoff:
-                out.arcs[new_id[s]].append((il, ol, g, a, new_id[d]))
-        fin = lat.finals.get(s)
-        if fin is not None and alpha[s] + fin[0] + fin[1] <= cutoff:
+        a_s = alpha[s]
+        out.arcs[new_id[s]] = [(il, ol, g, a, new_id[d]) for (il, ol, g, a, d) in arcs[s]
+                               if new_id[d] >= 0 and a_s + g + a + beta[d] <= cutoff]
+        fin = finals.get(s)
+        if fin is not None and a_s + fin[0] + fin[1] <= cutoff:
             out.finals[new_id[s]] = fin
-    return out
+    return out, beam
 
 
 class _Determinizer:
@@ -108,9 +139,11 @@ class _Determinizer:
 
     A determinized state is a set of *frontier* elements: raw states with word arcs
     or a final weight (as Kaldi's minimal subset representation), each with a
-    residual (graph, acoustic, transition-ids).  The epsilon closure from a raw
-    state to its frontier is computed once per state (``_closures``, dynamic
-    programming backwards over the DAG, pruned with the beam) and reused.
+    residual (graph, acoustic, transition-ids).  The word-epsilon closure of a
+    successor set is computed on the fly (:meth:`closure`: Viterbi over the DAG in
+    topological order from the set's raw states, pruned with the set's own forward
+    cost and the exact completion costs), as Kaldi's determinizer does, so only raw
+    states near an in-beam determinized state are ever visited.
 
     States are expanded best-first by ``forward cost + h`` where ``h`` (the best
     cost from the set's elements to a final state) is exact, so a state's forward
@@ -121,10 +154,11 @@ class _Determinizer:
     def __init__(self, lat: Lattice, delta: float, max_states: int, beam: float):
         self.lat, self.delta, self.max_states = lat, delta, max_states
         self.words = [[(il, ol, g, a, d) for (il, ol, g, a, d) in arcs if ol != 0] for arcs in lat.arcs]
+        self.eps = [[(il, g, a, d) for (il, ol, g, a, d) in arcs if ol == 0] for arcs in lat.arcs]
+        self.frontier = [bool(w) or s in lat.finals for s, w in enumerate(self.words)]
         self.beta = _backward_costs(lat)
         self.cutoff = self.beta[lat.start] + beam
-        self.cf = _closures(lat, _forward_costs(lat), self.beta, self.cutoff)
-        self.strings = _ClosureStrings(self.cf)
+        self.visited = 0  # raw states visited by closures (work measure)
         self.out = CompactLattice()
         self.ids: Dict[tuple, int] = {}
         self.elems: List[Dict[int, Elem]] = []
@@ -170,8 +204,54 @@ class _Determinizer:
             heapq.heappush(self.heap, (fwd + self.h[sid], sid))
         return sid, gb, ab, prefix
 
+    def closure(self, sources: Dict[int, Elem], fwd: float) -> Dict[int, Elem]:
+        """Frontier elements reached from ``sources`` (raw state -> residual, relative to
+        the forward cost ``fwd``) over word-epsilon arcs: the best path to each (ties to
+        the lower graph cost, then the first found), dropping anything whose best
+        completion leaves the beam."""
+        beta, eps, frontier = self.beta, self.eps, self.frontier
+        limit = self.cutoff - fwd
+        best: Dict[int, tuple] = {}  # raw state -> (graph, acoustic, previous state, ilabel)
+        heap: List[int] = []
+        for d, (g, a, _) in sources.items():
+            if g + a + beta[d] <= limit:
+                best[d] = (g, a, -1, 0)
+                heap.append(d)
+        heapq.heapify(heap)
+        out: Dict[int, Elem] = {}
+        while heap:  # states are numbered topologically: pop order is a topological order
+            s = heapq.heappop(heap)
+            g, a, _, _ = best[s]
+            self.visited += 1
+            if frontier[s]:
+                out[s] = (g, a, self._string(best, sources, s))
+            for (il, ag, aa, e) in eps[s]:
+                ng, na = g + ag, a + aa
+                if ng + na + beta[e] > limit:
+                    continue
+                cur = best.get(e)
+                if cur is None:
+                    best[e] = (ng, na, s, il)
+                    heapq.heappush(heap, e)
+                elif ng + na < cur[0] + cur[1] or (ng + na == cur[0] + cur[1] and ng < cur[0]):
+                    best[e] = (ng, na, s, il)
+        return out
+
+    @staticmethod
+    def _string(best: Dict[int, tuple], sources: Dict[int, Elem], s: int) -> Tuple[int, ...]:
+        """Transition-ids of the best path to ``s`` (back-pointers to a source)."""
+        rev = []
+        while True:
+            _, _, prev, il = best[s]
+            if prev < 0:
+                break
+            if il:
+                rev.append(il)
+            s = prev
+        return sources[s][2] + tuple(reversed(rev))
+
     def expand(self, sid: int) -> None:
-        finals, beta, cutoff, cf = self.lat.finals, self.beta, self.cutoff, self.cf
+        finals, beta, cutoff = self.lat.finals, self.beta, self.cutoff
         fwd = self.fwd[sid]
         best_fin = None
         via: Dict[int, Dict[int, Elem]] = {}  # word -> word-arc destination -> best
@@ -191,25 +271,15 @@ class _Determinizer:
                     dest[d] = cand
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
-        strings = self.strings
         for w in sorted(via):
-            best: Dict[int, tuple] = {}
-            for d, (g1, a1, t1) in via[w].items():
-                for f, (_, g2, a2, _, _) in cf[d].items():
-                    gg, aa = g1 + g2, a1 + a2
-                    cur = best.get(f)
-                    if cur is None or (gg + aa, gg) < (cur[0] + cur[1], cur[0]) or (
-                            (gg + aa, gg) == (cur[0] + cur[1], cur[0])
-                            and _key(gg, aa, t1 + strings(d, f)) < _key(cur[0], cur[1], cur[2] + strings(cur[3], f))):
-                        best[f] = (gg, aa, t1, d)
-            elems: Dict[int, Elem] = {f: (gg, aa, t1 + strings(d, f)) for f, (gg, aa, t1, d) in best.items()}
+            elems = self.closure(via[w], fwd)
             if elems:
                 nid, g, a, prefix = self.state_for(elems, fwd)
                 self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        start = {f: (g, a, self.strings(lat.start, f)) for f, (_, g, a, _, _) in self.cf[lat.start].items()}
+        start = self.closure({lat.start: (0.0, 0.0, ())}, 0.0)
         sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
@@ -225,77 +295,6 @@ class _Determinizer:
             # the start set's divisor belongs on every path
             _premultiply_start(self.out, g, a, prefix)
         return self.out
-
-
-def _closures(lat: Lattice, alpha: List[float], beta: List[float], cutoff: float) -> List[Dict[int, tuple]]:
-    """Per raw state s: frontier state f -> (cost s~>f + beta[f], graph, acoustic, first
-    ilabel, next state) of the best word-epsilon path s ~> f (next state -1 when f == s):
-    a shortest-path tree per target, whose label strings :class:`_ClosureStrings`
-    materialises on demand.
-
-    Only entries that can lie on an in-beam path (alpha[s] + cost + beta[f] <= cutoff)
-    are kept: the others are on no path the pruned output keeps.  Ties in cost go to
-    the lower graph cost, then to the first path found.
-    """
-    n = lat.num_states
-    cf: List[Dict[int, tuple]] = [dict() for _ in range(n)]
-    for s in lat.finals:
-        cf[s][s] = (beta[s], 0.0, 0.0, 0, -1)
-    for s in range(n - 1, -1, -1):
-        out = cf[s]
-        get = out.get
-        limit = cutoff - alpha[s]
-        for (il, ol, g, a, e) in lat.arcs[s]:
-            if ol != 0:
-                out[s] = (beta[s], 0.0, 0.0, 0, -1)
-                continue
-            ga = g + a
-            if ga > limit:
-                continue
-            for f, (cb2, g2, a2, _, _) in cf[e].items():
-                cb = ga + cb2
-                if cb > limit:
-                    continue
-                cur = get(f)
-                if cur is None or cb < cur[0] or (cb == cur[0] and g + g2 < cur[1]):
-                    out[f] = (cb, g + g2, a + a2, il, e)
-    return cf
-
-
-class _ClosureStrings:
-    """Transition-id strings of closure entries, built by following next-state links."""
-
-    def __init__(self, cf: List[Dict[int, tuple]]):
-        self.cf = cf
-        self.cache: Dict[Tuple[int, int], Tuple[int, ...]] = {}
-
-    def __call__(self, s: int, f: int) -> Tuple[int, ...]:
-        key = (s, f)
-        t = self.cache.get(key)
-        if t is None:
-            out = []
-            cf = self.cf
-            while s != f:
-                _, _, _, il, e = cf[s][f]
-                if il:
-                    out.append(il)
-                s = e
-            t = self.cache[key] = tuple(out)
-        return t
-
-
-def _forward_costs(lat: Lattice) -> List[float]:
-    """Best total cost from the start to each state (states numbered topologically)."""
-    alpha = [INF] * lat.num_states
-    alpha[lat.start] = 0.0
-    for s in range(lat.num_states):
-        a_s = alpha[s]
-        if a_s == INF:
-            continue
-        for (_, _, g, a, d) in lat.arcs[s]:
-            if a_s + g + a < alpha[d]:
-                alpha[d] = a_s + g + a
-    return alpha
 
 
 def _backward_costs(lat: Lattice) -> List[float]:
@@ -339,22 +338,17 @@ def determinize_lattice_pruned(lat: Lattice, beam: float = 8.0, delta: float = 1
         max_states: bound on output states; past it the beam is reduced by 25 % and the
             determinization retried (in the spirit of Kaldi's ``--max-mem``).
         max_raw_arcs: bound on the pruned raw lattice's arcs (the closure work grows
-            with it); past it the beam is reduced by 25 % until it fits.
+            with it); past it the beam is tightened to keep the best ``max_raw_arcs``
+            arcs (see :func:`prune_raw_lattice`), with a warning.
 
     Returns:
         a CompactLattice with one path per word sequence within the beam, states in
         topological order; empty (start -1) when the input has no successful path.
     """
     while True:
-        pruned = prune_raw_lattice(lat, beam)
+        pruned, beam = prune_raw_lattice(lat, beam, max_raw_arcs)
         if pruned.start < 0:
             return CompactLattice()
-        narcs = sum(len(a) for a in pruned.arcs)
-        if narcs > max_raw_arcs and beam > 0.5:
-            logger.warning("raw lattice has %d arcs within beam %.2f (> %d); retrying with beam %.2f",
-                           narcs, beam, max_raw_arcs, beam * 0.75)
-            beam = beam * 0.75 if beam != INF else 16.0
-            continue
         try:
             clat = _Determinizer(pruned, delta, max_states, beam).run()
         except _TooBig:

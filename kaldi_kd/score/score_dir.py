@@ -12,7 +12,10 @@ the hypotheses are scored with sclite, and the outputs are laid out as Kaldi doe
     <decode-dir>/scoring_kaldi/best_wer                 best %WER line + its file
     <decode-dir>/scoring_kaldi/wer_details/{per_utt,per_spk,lmwt,wip,wer_ci.json}
 
-``per_utt`` has Kaldi's ``ref``/``hyp``/``op``/``#csid`` lines for the best setting.
+``per_utt`` has Kaldi's ``ref``/``hyp``/``op``/``#csid`` lines, ``per_spk`` the
+per-speaker counts (speakers from the data dir's utt2spk) and ``wer_ci.json`` the
+bootstrap CI, all taken from sclite's report (``.pra``) of the setting that
+``best_wer`` names, so they agree with it by construction.
 Works on any Kaldi decode dir with ``lat.*.gz``.
 """
 
@@ -27,13 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import kaldialign
-
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.decode.lattice import best_path, topological_order
 from kaldi_kd.decode.lattice_io import read_compact_lattices
 from kaldi_kd.score.ci import bootstrap_wer_ci
-from kaldi_kd.score.sclite import run_sclite, write_trn
+from kaldi_kd.score.sclite import UttAlignment, run_sclite, write_trn
 from kaldi_kd.score.wer import ErrorCounts
 
 PathLike = Union[str, os.PathLike]
@@ -156,27 +157,17 @@ def _text_lines(texts: Mapping[str, str]) -> str:
     return "".join(f"{u} {texts[u]}\n".replace(" \n", "\n") for u in sorted(texts))
 
 
-def per_utt_details(refs: Mapping[str, str], hyps: Mapping[str, str]) -> Tuple[str, Dict[str, ErrorCounts]]:
-    """Kaldi ``wer_details/per_utt`` text (ref/hyp/op/#csid lines) and per-utt counts
-    (sclite-cost alignment, so the counts agree with sclite's)."""
-    lines, counts = [], {}
-    for u in sorted(refs):
-        ref, hyp = refs[u].split(), hyps.get(u, "").split()
-        ali = kaldialign.align(ref, hyp, "***", sclite_mode=True)
-        ops, c, s, i, d = [], 0, 0, 0, 0
-        for r, h in ali:
-            if r == "***":
-                ops.append("I"); i += 1
-            elif h == "***":
-                ops.append("D"); d += 1
-            elif r == h:
-                ops.append("C"); c += 1
-            else:
-                ops.append("S"); s += 1
-        lines += [f"{u} ref  " + "  ".join(r for r, _ in ali), f"{u} hyp  " + "  ".join(h for _, h in ali),
-                  f"{u} op  " + "  ".join(ops), f"{u} #csid {c} {s} {i} {d}"]
-        counts[u] = ErrorCounts(i, d, s, len(ref), 1, int(s + i + d > 0))
-    return "\n".join(lines) + "\n", counts
+def per_utt_details(alignments: Mapping[str, UttAlignment]) -> str:
+    """Kaldi ``wer_details/per_utt`` text (ref/hyp/op/#csid lines) from sclite's own
+    alignments, so its counts are sclite's (they sum to ``best_wer`` by construction)."""
+    lines = []
+    for u in sorted(alignments):
+        a = alignments[u]
+        c = a.counts
+        lines += [f"{u} ref  " + "  ".join(a.ref), f"{u} hyp  " + "  ".join(a.hyp),
+                  f"{u} op  " + "  ".join(a.ops),
+                  f"{u} #csid {c.ref_words - c.subs - c.dels} {c.subs} {c.ins} {c.dels}"]
+    return "\n".join(lines) + "\n"
 
 
 def read_per_utt(path: PathLike) -> Dict[str, ErrorCounts]:
@@ -202,6 +193,7 @@ def score_decode_dir(data_dir: PathLike, lang_or_graph_dir: PathLike, decode_dir
     sdir = decode_dir / "scoring_kaldi"
     refs = {u: _filter(t, cfg.ignore_words) for u, t in read_kaldi_text(Path(data_dir) / "text").items()}
     utt2spk = read_utt2spk(data_dir)
+    utt2spk = {u: utt2spk.get(u, u) for u in refs}
     id2word = read_words(lang_or_graph_dir)
     lmwts = list(range(cfg.min_lmwt, cfg.max_lmwt + 1))
     wips = [float(w) for w in cfg.word_ins_penalties]
@@ -221,22 +213,23 @@ def score_decode_dir(data_dir: PathLike, lang_or_graph_dir: PathLike, decode_dir
         write_text_atomic(pdir / f"{lmwt}.txt", _text_lines(hyps))
         write_trn(pdir / f"{lmwt}.trn", hyps, utt2spk)
         name = f"wer_{lmwt}_{wip_str(wip)}"
-        res = run_sclite(sdir / "ref.trn", pdir / f"{lmwt}.trn", sdir / "sclite", name)
+        res = run_sclite(sdir / "ref.trn", pdir / f"{lmwt}.trn", sdir / "sclite", name,
+                         utt2spk=utt2spk)
         write_text_atomic(decode_dir / name, res.total.kaldi_line() + "\n")
         sweep[f"{lmwt}_{wip_str(wip)}"] = res.total
         results[(lmwt, wip)] = (res, hyps)
     (lmwt, wip) = min(results, key=lambda k: (results[k][0].total.wer, k[0], k[1]))
-    res, hyps = results[(lmwt, wip)]
+    res, _ = results[(lmwt, wip)]
     write_text_atomic(sdir / "best_wer", f"{res.total.kaldi_line()} {decode_dir}/wer_{lmwt}_{wip_str(wip)}\n")
-    details, counts = per_utt_details(refs, hyps)
+    # every detail below comes from the one sclite run that best_wer reports
     ddir = sdir / "wer_details"
-    write_text_atomic(ddir / "per_utt", details)
+    write_text_atomic(ddir / "per_utt", per_utt_details(res.alignments))
     write_text_atomic(ddir / "lmwt", f"{lmwt}\n")
     write_text_atomic(ddir / "wip", f"{wip_str(wip)}\n")
     write_text_atomic(ddir / "per_spk", "".join(
         f"{spk} #sent {c.sentences} #words {c.ref_words} sub {c.subs} del {c.dels} ins {c.ins} "
         f"err {c.errors} wer {c.wer:.2f}\n" for spk, c in sorted(res.speakers.items())))
-    ci = bootstrap_wer_ci(res.utterances or counts, replications=cfg.replications)
+    ci = bootstrap_wer_ci(res.utterances, replications=cfg.replications)
     write_text_atomic(ddir / "wer_ci.json", json.dumps(
         {"wer": ci.wer, "ci95_low": ci.low, "ci95_high": ci.high, "lmwt": lmwt, "wip": wip,
          "replications": cfg.replications, "num_utts": len(refs)}, indent=1) + "\n")
