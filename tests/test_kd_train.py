@@ -1,4 +1,4 @@
-"""train_kd.py end to end on a tiny Kaldi world: forced alignments, three teachers, hierarchical KD."""
+"""train_am.py with KD options end to end on a tiny Kaldi world: forced alignments, three teachers, hierarchical KD."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ TRAIN_OPTS = ["--opt", "device=cpu", "--opt", "max_steps=6", "--opt", "log_every
 def test_train_kd_hierarchical_cli(world, tmp_path):
     d = world["dir"]
     exp = tmp_path / "hier"
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     args = TRAIN_OPTS + [
         "--lang", str(world["lang"]), "--aux-heads", "monophone@1,senone@2,subword@3", "--kd-tau", "2",
         "--kd-lambda", "subword=0.5", "--interp-alpha", "0.2",
@@ -153,7 +153,7 @@ def test_train_kd_from_units_dir_checks_teacher_vocab(world, tmp_path):
     subprocess.run([sys.executable, str(ROOT / "steps_py" / "ali_to_units.py"), "--levels", "senone,monophone",
                     str(world["data"]), str(world["lang"]), str(world["ali"]), str(units)], check=True, env=env,
                    capture_output=True)
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     exp = tmp_path / "mono"
     args = TRAIN_OPTS + ["--units-dir", str(units), "--aux-heads", "monophone@2", "--teacher",
                          f"monophone={d}/exp/lm_monophone", str(world["data"]), str(world["ali"]), str(exp)]
@@ -167,7 +167,7 @@ def test_train_kd_from_units_dir_checks_teacher_vocab(world, tmp_path):
 
 
 def test_train_kd_without_kd_options_is_ce(world, tmp_path):
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     exp = tmp_path / "ce"
     assert cli.main(TRAIN_OPTS + [str(world["data"]), str(world["ali"]), str(exp)]) == 0
     log = (exp / "log" / "train.log").read_text()
@@ -175,7 +175,7 @@ def test_train_kd_without_kd_options_is_ce(world, tmp_path):
 
 
 def test_train_kd_names_missing_teacher(world, tmp_path):
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     with pytest.raises(SystemExit, match="lm_nothing/teacher.pt"):
         cli.main(["--aux-heads", "senone@2", "--teacher", f"senone={tmp_path}/lm_nothing",
                   str(world["data"]), str(world["ali"]), str(tmp_path / "x")])
