@@ -13,7 +13,7 @@ import torch
 from kaldi_kd.data.tables import write_int_vectors, write_table
 from kaldi_kd.gmm.model_io import write_model
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 from kaldi_kd.units.vocab import monophone_vocab
 from units_tiny import forced_alignment, make_model, write_lang
@@ -83,7 +83,7 @@ def world(tmp_path_factory):
     sp_dir = d / "exp" / "lm_subword"
     sp_dir.mkdir(parents=True)
     sp = load_spm(train_spm(d / "lm.txt", sp_dir / "spm.model", SpmConfig(vocab_size=18, model_type="bpe")))
-    vocab = {"senone": tm.num_pdfs, "monophone": len(monophone_vocab(load_lang_info(lang_dir))[0]),
+    vocab = {"senone": tm.num_pdfs, "monophone": len(monophone_vocab(Lang(lang_dir))[0]),
              "subword": sp.get_piece_size()}
     for unit, kind in (("senone", "bidir"), ("monophone", "causal")):
         _teacher(d / "exp" / f"lm_{unit}", vocab[unit], kind)

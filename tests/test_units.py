@@ -10,7 +10,7 @@ from units_tiny import forced_alignment, make_model, write_lang
 
 from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
                                       senone_segments, split_frames, subword_segments, word_spans)
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments, from_frames
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 from kaldi_kd.units.text import TextToUnits, TextUnitsConfig, iter_unit_sequences, realise, write_unit_corpus
@@ -23,7 +23,7 @@ SENTENCES = [["one", "two", "three"], ["four", "a", "one"], ["two"], ["three", "
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("units")
-    lang = load_lang_info(write_lang(d / "lang"))
+    lang = Lang(write_lang(d / "lang"))
     tm, ctx = make_model(triphone=True)
     rng = np.random.default_rng(0)
     words = ["one", "two", "three", "four", "a"]
