@@ -16,6 +16,7 @@ from kaldi_kd.gmm.graph import make_graph_dir, read_ilabels, write_ilabels
 from kaldi_kd.gmm.lang import Lang, prepare_lang
 from kaldi_kd.gmm.lexicon import make_lexicon, write_dict_dir
 from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test, validate_arpa
+from gmm_fixtures import unit_gaussian_am
 
 DIGITS = "zero oh one two three four five six seven eight nine".split()
 LEX = {"zero": ["Z IH R OW", "Z IY R OW"], "oh": ["OW"], "one": ["W AH N"], "two": ["T UW"],
@@ -158,14 +159,7 @@ def test_mkgraph_cli_with_model_files(setup, tmp_path):
     from kaldi_kd.gmm.model_io import write_model, write_tree
 
     tm = setup["tm"]
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(tm.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, 2)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, 2), np.float32))
-        g.set_means(np.zeros((1, 2), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(tm.num_pdfs, 2)
     mdir = tmp_path / "mono"
     write_model(mdir / "final.mdl", tm, am)
     write_tree(mdir / "tree", setup["ctx"])

@@ -12,10 +12,10 @@ import torch
 
 from kaldi_kd.data.tables import write_int_vectors, write_table
 from kaldi_kd.gmm.model_io import write_model
-from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 from kaldi_kd.units.vocab import monophone_vocab
+from gmm_fixtures import unit_gaussian_am
 from units_tiny import forced_alignment, make_model, write_lang
 
 torch.set_num_threads(1)
@@ -48,14 +48,7 @@ def world(tmp_path_factory):
     tm, ctx = make_model(triphone=True)
     rng = np.random.default_rng(0)
     dim = 5
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(tm.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, dim)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, dim), np.float32))
-        g.set_means(np.zeros((1, dim), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(tm.num_pdfs, dim)
     ali_dir, data = d / "ali", d / "data"
     ali_dir.mkdir()
     data.mkdir()

@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 
 from kaldi_kd.gmm.prepare_lang import prepare_lang
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst  # noqa: F401
+from gmm_fixtures import topo_entry
 
 SIL_PHONES = ["SIL", "SPN"]
 NONSIL = ["AH", "IY", "N", "R", "T", "TH", "UW", "W", "F", "AO"]
@@ -81,20 +82,9 @@ SIL_TOPO = """<TopologyEntry>
 def make_topo(kaldi_silence: bool = False):
     """3-state left-to-right for every phone, or Kaldi's 5-state silence topology for SIL/SPN."""
     sil = [i for i, p in enumerate(phone_list()) if p.split("_")[0] in SIL_PHONES]
-    ids = " ".join(str(p) for p in real_phone_ids() if not (kaldi_silence and p in sil))
+    ids = [p for p in real_phone_ids() if not (kaldi_silence and p in sil)]
     extra = SIL_TOPO.format(ids=" ".join(map(str, sil))) if kaldi_silence else ""
-    txt = f"""<Topology>
-{extra}<TopologyEntry>
-<ForPhones>
-{ids}
-</ForPhones>
-<State> 0 <PdfClass> 0 <Transition> 0 0.5 <Transition> 1 0.5 </State>
-<State> 1 <PdfClass> 1 <Transition> 1 0.5 <Transition> 2 0.5 </State>
-<State> 2 <PdfClass> 2 <Transition> 2 0.5 <Transition> 3 0.5 </State>
-<State> 3 </State>
-</TopologyEntry>
-</Topology>
-"""
+    txt = f"<Topology>\n{extra}{topo_entry(ids, 0.5)}</Topology>\n"
     topo = kaldi_hmm_gmm.HmmTopology()
     topo.read(txt)
     return topo
