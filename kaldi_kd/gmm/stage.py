@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, Sequence, Union
+from typing import Any, Dict, Iterable, Optional, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -22,10 +22,17 @@ def require_files(script: str, paths: Iterable[PathLike]) -> None:
             raise StageInputError(f"{script}: expected file {p} to exist")
 
 
-def setup_logging(log_file: PathLike, name: str) -> None:
-    """Log INFO to the console and to ``log_file`` (overwritten)."""
+LEVEL_NAME_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(log_file: PathLike, name: str, fmt: Optional[str] = None) -> None:
+    """Log INFO to the console and to ``log_file`` (overwritten; its folder is made).
+
+    ``fmt`` defaults to ``"<time> <name>: <message>"``; the lang/graph scripts pass
+    :data:`LEVEL_NAME_FORMAT` (level and logger name too).
+    """
     Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s",
+    logging.basicConfig(level=logging.INFO, format=fmt or f"%(asctime)s {name}: %(message)s",
                         handlers=[logging.StreamHandler(),
                                   logging.FileHandler(log_file, mode="w")], force=True)
 
