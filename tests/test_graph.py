@@ -97,10 +97,6 @@ def test_arpa2fst_abort_is_an_exception(setup, tmp_path, monkeypatch):
 def perfect_loglikes(setup, words, sil_frames=0):
     """(T, num_transition_ids) scores: 0 on the forced path's pdfs, -20 elsewhere."""
     lang, ctx, tm, topo = setup["lang"], setup["ctx"], setup["tm"], setup["topo"]
-    lex = {}
-    for row in (lang.dir / "phones" / "align_lexicon.txt").read_text().splitlines():
-        f = row.split()
-        lex.setdefault(f[0], f[2:])
     pdfs = []
 
     def phone(p):
@@ -111,8 +107,8 @@ def perfect_loglikes(setup, words, sil_frames=0):
             pdfs.extend([pdf] * 3)
 
     for w in words:
-        for p in lex[w]:
-            phone(p)
+        for pid in lang.pronunciation(w):
+            phone(lang.phone_names[pid])
         if sil_frames:
             phone("SIL")
     T = len(pdfs)
@@ -213,13 +209,9 @@ def tri(setup):
 
 def triphone_loglikes(s, words, sil):
     lang, ctx, tm, topo = s["lang"], s["ctx"], s["tm"], s["topo"]
-    lex = {}
-    for row in (lang.dir / "phones" / "align_lexicon.txt").read_text().splitlines():
-        f = row.split()
-        lex.setdefault(f[0], f[2:])
     seq = []
     for w in words:
-        seq += [lang.phones[p] for p in lex[w]] + ([lang.phones["SIL"]] if sil else [])
+        seq += list(lang.pronunciation(w)) + ([lang.phones["SIL"]] if sil else [])
     pdfs = []
     for i, pid in enumerate(seq):
         left = seq[i - 1] if i > 0 else 0
