@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_em_options, add_job_options,
-                              add_tree_options, em_options, log_training_done, require_files,
-                              setup_logging)
+                              add_tree_options, add_triphone_arguments, em_options, log_training_done,
+                              require_files, setup_logging, triphone_inputs)
 
 
 def main() -> int:
@@ -27,20 +27,11 @@ def main() -> int:
     add_em_options(p, num_iters=35, max_iter_inc=25, realign_iters="10 20 30")
     add_beam_options(p)
     add_tree_options(p)
-    p.add_argument("num_leaves", type=int)
-    p.add_argument("tot_gauss", type=int)
-    p.add_argument("data_dir")
-    p.add_argument("lang_dir")
-    p.add_argument("ali_dir")
-    p.add_argument("exp_dir")
+    add_triphone_arguments(p)
     a = p.parse_args()
     setup_logging(Path(a.exp_dir) / "log" / "train_deltas.log", "train_deltas")
     try:
-        require_files("train_deltas.py",
-                      [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
-                      + [Path(a.lang_dir) / f for f in ("L.fst", "topo", "words.txt", "oov.int", "phones/sets.int",
-                                                          "phones/roots.int", "phones/context_indep.int")]
-                      + [Path(a.ali_dir) / f for f in ("final.mdl", "num_jobs", "ali.1.gz")])
+        require_files("train_deltas.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/context_indep.int"]))
         from kaldi_kd.gmm.train_deltas import DeltasConfig, train_deltas
 
         cfg = DeltasConfig(**em_options(a), beam=a.beam, retry_beam=a.retry_beam,

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_em_options, add_job_options,
-                              add_tree_options, em_options, log_training_done, require_files,
-                              setup_logging)
+                              add_tree_options, add_triphone_arguments, em_options, log_training_done,
+                              require_files, setup_logging, triphone_inputs)
 
 
 def main() -> int:
@@ -29,20 +29,11 @@ def main() -> int:
     p.add_argument("--mllt-iters", default="2 4 6 12", help="iterations that update MLLT")
     p.add_argument("--dim", type=int, default=40, help="LDA output dimension")
     p.add_argument("--splice", type=int, default=3, help="frames of context each side")
-    p.add_argument("num_leaves", type=int)
-    p.add_argument("tot_gauss", type=int)
-    p.add_argument("data_dir")
-    p.add_argument("lang_dir")
-    p.add_argument("ali_dir")
-    p.add_argument("exp_dir")
+    add_triphone_arguments(p)
     a = p.parse_args()
     setup_logging(Path(a.exp_dir) / "log" / "train_lda_mllt.log", "train_lda_mllt")
     try:
-        require_files("train_lda_mllt.py",
-                      [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
-                      + [Path(a.lang_dir) / f for f in ("L.fst", "topo", "words.txt", "oov.int", "phones/sets.int",
-                                                          "phones/roots.int", "phones/silence.int")]
-                      + [Path(a.ali_dir) / f for f in ("final.mdl", "num_jobs", "ali.1.gz")])
+        require_files("train_lda_mllt.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/silence.int"]))
         from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
 
         cfg = LdaMlltConfig(**em_options(a), mllt_iters=tuple(int(x) for x in a.mllt_iters.split()),

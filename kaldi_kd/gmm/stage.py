@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -86,6 +86,25 @@ def add_tree_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster-thresh", type=float, default=-1.0,
                    help="leaf clustering threshold (negative: smallest split gain)")
     p.add_argument("--thresh", type=float, default=300.0, help="minimum log-likelihood gain of a split")
+
+
+def add_triphone_arguments(p: argparse.ArgumentParser) -> None:
+    """The positional arguments of the triphone trainers:
+    ``<num-leaves> <tot-gauss> <data-dir> <lang-dir> <ali-dir> <exp-dir>``."""
+    p.add_argument("num_leaves", type=int)
+    p.add_argument("tot_gauss", type=int)
+    p.add_argument("data_dir")
+    p.add_argument("lang_dir")
+    p.add_argument("ali_dir")
+    p.add_argument("exp_dir")
+
+
+def triphone_inputs(a: argparse.Namespace, lang_files: Sequence[str]) -> List[Path]:
+    """The files a triphone trainer needs: the data dir's features, transcripts and speakers,
+    the lang dir's lexicon, topology, tables and ``lang_files``, the source alignments."""
+    return ([Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
+            + [Path(a.lang_dir) / f for f in ("L.fst", "topo", "words.txt", "oov.int", *lang_files)]
+            + [Path(a.ali_dir) / f for f in ("final.mdl", "num_jobs", "ali.1.gz")])
 
 
 def em_options(a: argparse.Namespace) -> Dict[str, Any]:
