@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 from kaldi_kd.gmm.fstutils import input_labels, is_sorted, iter_arcs, output_labels, read_fst
 from kaldi_kd.gmm.prepare_lang import LangConfig, prepare_lang  # noqa: F401  (re-export)
