@@ -3,6 +3,10 @@
 
 Usage: steps_py/prepare_dict.py [options] <word-list-or-text-file>... <dict-dir>
 e.g.:  steps_py/prepare_dict.py --oov '<UNK>' data/train/text data/local/dict
+       steps_py/prepare_dict.py --lexicon db/librispeech-lexicon.txt data/train/text data/local/dict
+
+With --lexicon the given lexicon is used whole (kaldi_kd.gmm.lexicon_file); words of the
+inputs it lacks get flite letter-to-sound pronunciations.
 """
 
 import argparse
@@ -11,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.gmm.lexicon import LexiconError, prepare_dict, read_words
+from kaldi_kd.gmm.lexicon_file import prepare_dict_from_lexicon
 from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
@@ -22,7 +27,10 @@ def main() -> int:
     p.add_argument("--oov", default="<UNK>", help="OOV word, pronounced SPN (default %(default)s)")
     p.add_argument("--has-ids", choices=["auto", "true", "false"], default="auto",
                    help="first field of each line is an utterance id; auto = for files named 'text'")
-    p.add_argument("inputs", nargs="+", help="word lists or Kaldi text files")
+    p.add_argument("--lexicon", default="", help="existing lexicon (WORD P1 P2 ...; .gz ok) instead of CMUdict")
+    p.add_argument("--strip-stress", choices=["true", "false"], default="false",
+                   help="with --lexicon: remove stress digits from its phones")
+    p.add_argument("inputs", nargs="*", help="word lists or Kaldi text files")
     p.add_argument("dict_dir", help="output dict dir")
     args = p.parse_args()
 
@@ -31,7 +39,13 @@ def main() -> int:
     has_ids = None if args.has_ids == "auto" else args.has_ids == "true"
     try:
         words = read_words(args.inputs, has_ids)
-        stats = prepare_dict(words, out, args.oov)
+        if args.lexicon:
+            stats = prepare_dict_from_lexicon(args.lexicon, out, args.oov, words,
+                                              strip_stress=args.strip_stress == "true")
+        elif not words:
+            p.error("give word lists or text files (or --lexicon)")
+        else:
+            stats = prepare_dict(words, out, args.oov)
     except LexiconError as e:
         logging.error("%s", e)
         return 1

@@ -52,10 +52,11 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  log "Stage 2: dict (CMUdict + flite letter-to-sound) data/local/dict, lang data/lang, trigram G data/lang_test"
-  steps_py/prepare_dict.py --oov '<UNK>' data/train/text data/test/text data/local/dict
+  log "Stage 2: LM text data/lm/text (text only), dict data/local/dict, lang data/lang, trigram G data/lang_test"
+  local/make_digits_lm_text.py --num 5000 --seed 7 data/lm/text
+  steps_py/prepare_dict.py --oov '<UNK>' data/lm/text data/local/dict
   steps_py/prepare_lang.py data/local/dict '<UNK>' data/lang
-  steps_py/make_G.py --order 3 data/train/text data/lang data/lang_test
+  steps_py/make_G.py --order 3 data/lm/text data/lang data/lang_test
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
@@ -91,8 +92,7 @@ if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
 fi
 
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
-  log "Stage 8: LM text (text only), sentencepiece, unit segments of the tri1 alignments, teacher corpora"
-  local/make_digits_lm_text.py --num 5000 --seed 7 data/lm/text
+  log "Stage 8: sentencepiece, unit segments of the tri1 alignments, teacher corpora from the LM text"
   steps_py/train_spm.py --vocab-size 30 data/lm/text data/lm/spm
   steps_py/ali_to_units.py --spm data/lm/spm/spm.model data/train data/lang exp/tri1_ali exp/tri1_ali/units
   for unit in senone monophone subword; do
@@ -108,6 +108,28 @@ if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
     steps_py/lm_ppl.py exp/lm_$unit exp/tri1_ali/units/$unit
     cat exp/lm_$unit/ppl
   done
+fi
+
+if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
+  log "Stage 10: hierarchical KD TDNN exp/tdnn_kd (monophone@2, senone@3, subword@4 heads), forward, decode"
+  steps_py/train_kd.py --config conf/am_tdnn.yaml \
+    --aux-heads monophone@2,senone@3,subword@4 --kd-lambda 0.2 --kd-tau 1.0 \
+    --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone --teacher subword=exp/lm_subword \
+    data/train_fbank exp/tri1_ali exp/tdnn_kd
+  steps_py/nnet_forward.py --nj $nj --cmd "$decode_cmd" data/test_fbank exp/tdnn_kd exp/tdnn_kd/loglikes_test
+  steps_py/decode.py --nj $nj --cmd "$decode_cmd" exp/tri1/graph data/test exp/tdnn_kd/loglikes_test \
+    exp/tdnn_kd/decode_test
+fi
+
+if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
+  log "Stage 11: KD ablation (ce, interp, aux_{senone,monophone,subword}, hierarchical) x seeds: RESULTS.md"
+  steps_py/run_ablation.py --config conf/kd_ablation.yaml exp/kd/ablation
+  cp exp/kd/ablation/RESULTS.md exp/kd/ablation/wer.png .
+fi
+
+if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
+  log "Stage 12: one table of every system (WER, 95% CI, paired difference against the first)"
+  kaldi-kd compare exp/tri1/decode_test exp/mono/decode_test exp/tdnn_ce/decode_test exp/tdnn_kd/decode_test
 fi
 
 log "Done (stages $stage..$stop_stage)."
