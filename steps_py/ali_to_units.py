@@ -17,7 +17,7 @@ from pathlib import Path
 from kaldi_kd.data.tables import read_int_vectors
 from kaldi_kd.units.from_alignments import alignment_segments, level_vocab, silence_rates
 from kaldi_kd.units.io import write_segments
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
     from kaldi_kd.gmm.model_io import read_transition_model
     from kaldi_kd.units.spm import load_spm
 
-    lang = load_lang_info(a.lang_dir)
+    lang = Lang(a.lang_dir)
     tm = read_transition_model(ali_dir / "final.mdl")
     sp = load_spm(a.spm) if "subword" in levels else None
     texts = {}

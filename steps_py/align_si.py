@@ -14,16 +14,15 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.stage import StageInputError, require_files, setup_logging
+from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_job_options, require_files,
+                              setup_logging)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # options and defaults (align_si.sh's)
-    p.add_argument("--nj", type=int, default=4)
-    p.add_argument("--cmd", default="", help="Kaldi-style job runner (default: in-process jobs)")
-    p.add_argument("--beam", type=float, default=10.0)
-    p.add_argument("--retry-beam", type=float, default=40.0)
+    add_job_options(p)
+    add_beam_options(p)
     p.add_argument("--careful", action="store_true")
     p.add_argument("--boost-silence", type=float, default=1.0)
     p.add_argument("data_dir")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test, make_lang_test_from_arpa
 from kaldi_kd.gmm.symbols import LangError
+from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
 def main() -> int:
@@ -35,10 +36,7 @@ def main() -> int:
     args = p.parse_args()
 
     out = Path(args.lang_test_dir)
-    (out / "log").mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.FileHandler(out / "log" / "make_G.log", mode="w"),
-                                  logging.StreamHandler()])
+    setup_logging(out / "log" / "make_G.log", "make_G", LEVEL_NAME_FORMAT)
     for f in ("words.txt", "oov.txt", "L_disambig.fst"):
         if not (Path(args.lang_dir) / f).is_file():
             logging.error("expected file %s to exist", Path(args.lang_dir) / f)

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from kaldi_kd.data.atomic import write_text_atomic
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.text import TextToUnits, TextUnitsConfig, write_unit_corpus
 
 
@@ -56,7 +56,7 @@ def main() -> int:
     (out / "log").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.FileHandler(out / "log" / "make_unit_corpus.log", mode="w")])
-    lang = load_lang_info(a.lang_dir)
+    lang = Lang(a.lang_dir)
     tm = ctx = sp = None
     if a.level == "senone":
         from kaldi_kd.gmm.model_io import read_transition_model, read_tree

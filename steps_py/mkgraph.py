@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kaldi_kd.gmm.graph import GraphConfig, load_model_dir, make_graph_dir
 from kaldi_kd.gmm.symbols import LangError
+from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
 def main() -> int:
@@ -31,10 +32,7 @@ def main() -> int:
     args = p.parse_args()
 
     graph = Path(args.graph_dir)
-    (graph / "log").mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.FileHandler(graph / "log" / "mkgraph.log", mode="w"),
-                                  logging.StreamHandler()])
+    setup_logging(graph / "log" / "mkgraph.log", "mkgraph", LEVEL_NAME_FORMAT)
     for f in (Path(args.lang_test_dir) / "G.fst", Path(args.lang_test_dir) / "L_disambig.fst",
               Path(args.model_dir) / "final.mdl", Path(args.model_dir) / "tree"):
         if not f.is_file():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kaldi_kd.gmm.lexicon import LexiconError, prepare_dict, read_words
 from kaldi_kd.gmm.lexicon_file import prepare_dict_from_lexicon
+from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
 def main() -> int:
@@ -34,10 +35,7 @@ def main() -> int:
     args = p.parse_args()
 
     out = Path(args.dict_dir)
-    (out / "log").mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.FileHandler(out / "log" / "prepare_dict.log", mode="w"),
-                                  logging.StreamHandler()])
+    setup_logging(out / "log" / "prepare_dict.log", "prepare_dict", LEVEL_NAME_FORMAT)
     has_ids = None if args.has_ids == "auto" else args.has_ids == "true"
     try:
         words = read_words(args.inputs, has_ids)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.gmm.lang import LangConfig, LangError, prepare_lang
+from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
 def str2bool(s: str) -> bool:
@@ -36,10 +37,7 @@ def main() -> int:
     args = p.parse_args()
 
     lang = Path(args.lang_dir)
-    (lang / "log").mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        handlers=[logging.FileHandler(lang / "log" / "prepare_lang.log", mode="w"),
-                                  logging.StreamHandler()])
+    setup_logging(lang / "log" / "prepare_lang.log", "prepare_lang", LEVEL_NAME_FORMAT)
     cfg = LangConfig(position_dependent_phones=args.position_dependent_phones, sil_prob=args.sil_prob,
                      num_sil_states=args.num_sil_states, num_nonsil_states=args.num_nonsil_states)
     for f in ("silence_phones.txt", "nonsilence_phones.txt", "optional_silence.txt"):

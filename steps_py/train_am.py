@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train a hybrid acoustic model (TDNN / BLSTM / Conformer) with frame cross-entropy.
+"""Train a hybrid acoustic model (TDNN / BLSTM / Conformer): frame CE, optionally with KD.
 
 Usage:
     train_am.py [options] <train-data-dir> <ali-dir> <exp-dir>
@@ -10,12 +10,26 @@ e.g.:
 config.yaml, prior_counts, final.mdl, tree, checkpoints/step_*.pt, best.pt, final.pt,
 log/train.log, tensorboard/.
 
+Knowledge distillation from frozen LM teachers (kaldi_kd.kd; the same setup and loop):
+auxiliary heads (unit@layer), their weights and temperatures, teachers, and label
+interpolation. With any of --aux-heads, --interp-alpha or --teacher it also writes kd.yaml
+next to config.yaml; final.pt/best.pt hold no auxiliary parameters.
+    # hierarchical KD: three teachers, heads at layers 2, 4, 6
+    train_am.py --config conf/am_tdnn.yaml --units-dir exp/tri1_ali/units \\
+        --aux-heads monophone@2,senone@4,subword@6 --kd-lambda 1.0 --kd-tau 2.0 \\
+        --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone \\
+        --teacher subword=exp/lm_subword data/train exp/tri1_ali exp/tdnn_hier
+    # label-interpolation baseline
+    train_am.py --config conf/am_tdnn.yaml --interp-alpha 0.3 --teacher senone=exp/lm_senone \\
+        data/train exp/tri1_ali exp/tdnn_interp
+
 Distributed (one process per GPU; backend nccl, gloo on CPU):
     torchrun --standalone --nproc_per_node=4 steps_py/train_am.py \\
         --config conf/am_tdnn.yaml data/train exp/tri1_ali exp/tdnn
     torchrun --nnodes=2 --node_rank=0 --nproc_per_node=8 --rdzv_backend=c10d \\
         --rdzv_endpoint=host0:29400 steps_py/train_am.py ... (same arguments on every node)
-Resume after a crash or kill (exactly: weights, optimiser, schedule, RNGs, sampler):
+Resume after a crash or kill (exactly: weights, optimiser, schedule, RNGs, sampler; the
+saved config.yaml and kd.yaml are used):
     train_am.py --resume --config conf/am_tdnn.yaml data/train exp/tri1_ali exp/tdnn
 """
 
@@ -28,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, KDConfigError, add_kd_arguments, kd_config_from_args
 from kaldi_kd.train.config import apply_overrides, config_from_dict, load_config
 from kaldi_kd.train.loop import init_distributed, resolve_device, setup_logging
 from kaldi_kd.train.setup import prepare_training, run_ce_training
@@ -38,30 +53,68 @@ def get_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         usage="%(prog)s [options] <train-data-dir> <ali-dir> <exp-dir>\n"
               "e.g.: %(prog)s --config conf/am_tdnn.yaml data/train exp/tri1_ali exp/tdnn")
-    # options with defaults, in one block
+    # options with defaults, in one block (KD options: kaldi_kd.kd.config.add_kd_arguments)
     p.add_argument("--config", default=None, help="YAML TrainConfig (default: built-in defaults)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the newest <exp-dir>/checkpoints/step_*.pt, with <exp-dir>/config.yaml")
+                   help="continue from the newest <exp-dir>/checkpoints/step_*.pt, with <exp-dir>/config.yaml "
+                        "(and kd.yaml)")
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --opt model.hidden_dim=128 (repeatable)")
+    p.add_argument("--units-dir", default=None,
+                   help="KD: unit segments from ali_to_units.py (default: <ali-dir>/units when it exists)")
+    p.add_argument("--lang", default=None, help="KD: lang dir (to compute segments when there is no units dir)")
+    p.add_argument("--spm-model", default=None,
+                   help="KD: sentencepiece model (subword segments without a units dir; "
+                        "default <subword-teacher>/spm.model)")
+    add_kd_arguments(p)
     p.add_argument("data_dir", metavar="<train-data-dir>")
     p.add_argument("ali_dir", metavar="<ali-dir>")
     p.add_argument("exp_dir", metavar="<exp-dir>")
     return p
 
 
-def check_inputs(data_dir: Path, ali_dir: Path) -> None:
-    for f in (data_dir / "feats.scp", ali_dir / "final.mdl"):
+def check_inputs(data_dir: Path, ali_dir: Path, kd: KDConfig) -> None:
+    need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
+    need += [Path(d) / "teacher.pt" for d in kd.teachers.values()]
+    for f in need:
         if not f.exists():
             sys.exit(f"train_am.py: expected file {f} to exist")
     if not list(ali_dir.glob("ali.*.gz")):
         sys.exit(f"train_am.py: expected files {ali_dir}/ali.*.gz to exist")
 
 
+def load_kd_config(args: argparse.Namespace, exp_dir: Path) -> KDConfig:
+    """The saved ``kd.yaml`` when resuming a KD run, else the KD options (all off by default)."""
+    saved_kd = exp_dir / KD_CONFIG_NAME
+    try:
+        if args.resume and saved_kd.exists():
+            return KDConfig.load(saved_kd).validate()
+        return kd_config_from_args(args)
+    except KDConfigError as e:
+        sys.exit(f"train_am.py: {e}")
+
+
+def load_segments(args: argparse.Namespace, kd: KDConfig):
+    """(unit -> utt -> Segments, unit -> vocabulary size) for the units the config needs."""
+    from kaldi_kd.kd.segments import find_spm_model, training_segments
+
+    units = kd.needed_units()
+    units_dir = args.units_dir or Path(args.ali_dir) / "units"
+    spm = args.spm_model
+    if spm is None and "subword" in units and args.lang:
+        spm = find_spm_model(kd.teachers["subword"])
+    try:
+        return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(f"train_am.py: {e}")
+
+
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     data_dir, ali_dir, exp_dir = Path(args.data_dir), Path(args.ali_dir), Path(args.exp_dir)
-    check_inputs(data_dir, ali_dir)
+    kd = load_kd_config(args, exp_dir)
+    use_kd = kd.enabled or bool(kd.teachers)
+    check_inputs(data_dir, ali_dir, kd)
     saved = exp_dir / "config.yaml"
     if args.resume and saved.exists():
         cfg = config_from_dict(yaml.safe_load(saved.read_text()))
@@ -69,16 +122,24 @@ def main(argv=None) -> int:
     else:
         cfg = load_config(args.config, args.opt)
     dev = resolve_device(cfg.device)
-    rank, world, local = init_distributed(dev.type)
+    rank, _, _ = init_distributed(dev.type)
     setup_logging(exp_dir, rank)
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("kaldi_kd").info("%s", " ".join(sys.argv))
+    log = logging.getLogger("kaldi_kd")
+    log.info("%s", " ".join(sys.argv))
+    segments, sizes = load_segments(args, kd) if kd.enabled else ({}, {})
     setup = prepare_training(data_dir, ali_dir, exp_dir, cfg)
-    summary = run_ce_training(setup, cfg, exp_dir, resume=args.resume)
+    if use_kd:
+        from kaldi_kd.kd.train import run_kd_training
+
+        summary = run_kd_training(setup, cfg, kd, exp_dir, segments, resume=args.resume, vocab_sizes=sizes)
+    else:
+        log.info("no auxiliary heads, interp_alpha 0, no teachers: plain CE training")
+        summary = run_ce_training(setup, cfg, exp_dir, resume=args.resume)
     if rank == 0:
         print(f"train_am.py: {summary['step']} steps, best valid CE {summary['best_valid_ce']:.4f}; "
-              f"models in {exp_dir}/best.pt, {exp_dir}/final.pt")
+              f"models in {exp_dir}/best.pt, {exp_dir}/final.pt" + (" (no auxiliary heads)" if use_kd else ""))
     return 0
 
 

@@ -1,118 +1,12 @@
 #!/usr/bin/env python3
-"""Train a hybrid AM with knowledge distillation from frozen LM teachers.
+"""train_kd.py: another name for train_am.py, kept for the recipes and docs that call it.
 
-train_am.py's options and outputs (same setup and loop, kaldi_kd.train) plus the KD
-options: auxiliary heads (unit@layer), their weights and temperatures, teachers, and
-label interpolation. With no KD option it is plain CE training. Writes kd.yaml next to
-config.yaml; final.pt/best.pt hold no auxiliary parameters.
-
-Usage:
-    train_kd.py [options] <train-data-dir> <ali-dir> <exp-dir>
-e.g.:
-    # hierarchical KD: three teachers, heads at layers 2, 4, 6
-    train_kd.py --config conf/am_tdnn.yaml --units-dir exp/tri1_ali/units \\
-        --aux-heads monophone@2,senone@4,subword@6 --kd-lambda 1.0 --kd-tau 2.0 \\
-        --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone \\
-        --teacher subword=exp/lm_subword data/train exp/tri1_ali exp/tdnn_hier
-    # label-interpolation baseline
-    train_kd.py --config conf/am_tdnn.yaml --interp-alpha 0.3 --teacher senone=exp/lm_senone \\
-        data/train exp/tri1_ali exp/tdnn_interp
-Resume: the same command with --resume (the saved config.yaml and kd.yaml are used).
+Every option, output and check is train_am.py's (its KD options switch distillation
+on); see ``steps_py/train_am.py --help``. Nothing is implemented here.
 """
 
-from __future__ import annotations
-
-import argparse
-import logging
-import sys
+import runpy
 from pathlib import Path
 
-import yaml
-
-from kaldi_kd.kd.config import KDConfig, KDConfigError, add_kd_arguments, kd_config_from_args
-from kaldi_kd.train.config import apply_overrides, config_from_dict, load_config
-from kaldi_kd.train.loop import init_distributed, resolve_device, setup_logging
-from kaldi_kd.train.setup import prepare_training
-
-
-def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        usage="%(prog)s [options] <train-data-dir> <ali-dir> <exp-dir>\n"
-              "e.g.: %(prog)s --config conf/am_tdnn.yaml --aux-heads senone@4 "
-              "--teacher senone=exp/lm_senone data/train exp/tri1_ali exp/tdnn_kd")
-    # options with defaults, in one block (KD options: kaldi_kd.kd.config.add_kd_arguments)
-    p.add_argument("--config", default=None, help="YAML TrainConfig (default: built-in defaults)")
-    p.add_argument("--resume", action="store_true", help="continue from <exp-dir>/checkpoints (saved configs)")
-    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a TrainConfig value, e.g. --opt seed=2 (repeatable)")
-    p.add_argument("--units-dir", default=None,
-                   help="unit segments from ali_to_units.py (default: <ali-dir>/units when it exists)")
-    p.add_argument("--lang", default=None, help="lang dir (to compute segments when there is no units dir)")
-    p.add_argument("--spm-model", default=None,
-                   help="sentencepiece model (subword segments without a units dir; default <subword-teacher>/spm.model)")
-    add_kd_arguments(p)
-    p.add_argument("data_dir", metavar="<train-data-dir>")
-    p.add_argument("ali_dir", metavar="<ali-dir>")
-    p.add_argument("exp_dir", metavar="<exp-dir>")
-    return p
-
-
-def check_inputs(args, kd: KDConfig) -> None:
-    data_dir, ali_dir = Path(args.data_dir), Path(args.ali_dir)
-    need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
-    need += [Path(d) / "teacher.pt" for d in kd.teachers.values()]
-    for f in need:
-        if not f.exists():
-            sys.exit(f"train_kd.py: expected file {f} to exist")
-    if not list(ali_dir.glob("ali.*.gz")):
-        sys.exit(f"train_kd.py: expected files {ali_dir}/ali.*.gz to exist")
-
-
-def load_segments(args, kd: KDConfig):
-    """(unit -> utt -> Segments, unit -> vocabulary size) for the units the config needs."""
-    from kaldi_kd.kd.segments import find_spm_model, training_segments
-
-    units = kd.needed_units()
-    units_dir = args.units_dir or Path(args.ali_dir) / "units"
-    spm = args.spm_model
-    if spm is None and "subword" in units and args.lang:
-        spm = find_spm_model(kd.teachers["subword"])
-    try:
-        return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"train_kd.py: {e}")
-
-
-def main(argv=None) -> int:
-    args = get_parser().parse_args(argv)
-    exp_dir = Path(args.exp_dir)
-    saved, saved_kd = exp_dir / "config.yaml", exp_dir / "kd.yaml"
-    try:
-        kd = KDConfig.load(saved_kd).validate() if args.resume and saved_kd.exists() else kd_config_from_args(args)
-    except KDConfigError as e:
-        sys.exit(f"train_kd.py: {e}")
-    check_inputs(args, kd)
-    if args.resume and saved.exists():
-        cfg = apply_overrides(config_from_dict(yaml.safe_load(saved.read_text())), args.opt)
-    else:
-        cfg = load_config(args.config, args.opt)
-    dev = resolve_device(cfg.device)
-    rank, _, _ = init_distributed(dev.type)
-    setup_logging(exp_dir, rank)
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("kaldi_kd").info("%s", " ".join(sys.argv))
-    segments, sizes = load_segments(args, kd) if kd.enabled else ({}, {})
-    setup = prepare_training(args.data_dir, args.ali_dir, exp_dir, cfg)
-    from kaldi_kd.kd.train import run_kd_training
-
-    summary = run_kd_training(setup, cfg, kd, exp_dir, segments, resume=args.resume, vocab_sizes=sizes)
-    if rank == 0:
-        print(f"train_kd.py: {summary['step']} steps, best valid CE {summary['best_valid_ce']:.4f}; "
-              f"models in {exp_dir}/best.pt, {exp_dir}/final.pt (no auxiliary heads)")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    runpy.run_path(str(Path(__file__).with_name("train_am.py")), run_name="__main__")

@@ -11,14 +11,11 @@ import numpy as np
 
 from kaldi_kd.data.tables import write_int_vectors, write_table
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
+from gmm_fixtures import topo_entry, unit_gaussian_am
 
 
 def toy_topo(num_phones: int) -> str:
-    phones = " ".join(str(p) for p in range(1, num_phones + 1))
-    states = "".join(f"<State> {s} <PdfClass> {s} <Transition> {s} 0.75 <Transition> {s + 1} 0.25 </State>\n"
-                     for s in range(3))
-    return (f"<Topology>\n<TopologyEntry>\n<ForPhones>\n{phones}\n</ForPhones>\n{states}"
-            "<State> 3 </State>\n</TopologyEntry>\n</Topology>\n")
+    return f"<Topology>\n{topo_entry(range(1, num_phones + 1), 0.75)}</Topology>\n"
 
 
 def toy_transition_model(num_phones: int = 3):
@@ -81,12 +78,5 @@ def write_toy_final_mdl(path: Path, trans_model, dim: int = 8) -> None:
     """A ``final.mdl`` (TransitionModel + single-Gaussian AmDiagGmm) through kaldi_kd.gmm.model_io."""
     from kaldi_kd.gmm.model_io import write_model
 
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(trans_model.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, dim)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, dim), np.float32))
-        g.set_means(np.zeros((1, dim), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(trans_model.num_pdfs, dim)
     write_model(path, trans_model, am)

@@ -1,28 +1,26 @@
-"""Small GMM-HMM objects for tests: a text topology, monophone tree, random model."""
+"""Small GMM-HMM objects for tests: text topologies, monophone tree, random or unit-Gaussian models."""
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Iterable
 
 import numpy as np
 
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
+def topo_entry(phones: Iterable[int], loop: float = 0.5) -> str:
+    """A ``<TopologyEntry>`` giving ``phones`` a 3-state left-to-right HMM (self-loop ``loop``)."""
+    ids = " ".join(str(p) for p in phones)
+    states = "".join(f"<State> {i} <PdfClass> {i} <Transition> {i} {loop} <Transition> {i + 1} {1 - loop} </State>\n"
+                     for i in range(3))
+    return f"<TopologyEntry>\n<ForPhones>\n{ids}\n</ForPhones>\n{states}<State> 3 </State>\n</TopologyEntry>\n"
+
+
 # phone 1 = silence (1 pdf-class), phones 2.. = 3-state left-to-right
 def topo_text(num_phones: int = 4) -> str:
     """A Kaldi text topology: phone 1 a 1-state HMM, phones 2..num_phones 3-state."""
-    nonsil = " ".join(str(p) for p in range(2, num_phones + 1))
     return f"""<Topology>
-<TopologyEntry>
-<ForPhones>
-{nonsil}
-</ForPhones>
-<State> 0 <PdfClass> 0 <Transition> 0 0.75 <Transition> 1 0.25 </State>
-<State> 1 <PdfClass> 1 <Transition> 1 0.75 <Transition> 2 0.25 </State>
-<State> 2 <PdfClass> 2 <Transition> 2 0.75 <Transition> 3 0.25 </State>
-<State> 3 </State>
-</TopologyEntry>
-<TopologyEntry>
+{topo_entry(range(2, num_phones + 1), 0.75)}<TopologyEntry>
 <ForPhones>
 1
 </ForPhones>
@@ -56,3 +54,16 @@ def make_mono(num_phones: int = 4, dim: int = 5, num_gauss: int = 2, seed: int =
         g.compute_gconsts()
         am.add_pdf(g)
     return topo, ctx, tm, am
+
+
+def unit_gaussian_am(num_pdfs: int, dim: int):
+    """An AmDiagGmm of ``num_pdfs`` single Gaussians N(0, I) in ``dim`` dimensions."""
+    am = kaldi_hmm_gmm.AmDiagGmm()
+    for _ in range(num_pdfs):
+        g = kaldi_hmm_gmm.DiagGmm(1, dim)
+        g.set_weights(np.ones(1, np.float32))
+        g.set_invvars(np.ones((1, dim), np.float32))
+        g.set_means(np.zeros((1, dim), np.float32))
+        g.compute_gconsts()
+        am.add_pdf(g)
+    return am

@@ -1,11 +1,11 @@
 """Data dir load/validate/fix/split: a good dir, malformed ones (messages checked), round trips."""
 
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from kaldi_kd.corpus.tts import write_pcm16
 from kaldi_kd.data.datadir import DataDir, DataDirError
 
 SPEAKERS = {"spkA": 3, "spkB": 3, "spkC": 2}
@@ -14,11 +14,7 @@ SPEAKERS = {"spkA": 3, "spkB": 3, "spkC": 2}
 def _write_wav(path: Path, seconds: float, rate: int = 16000) -> None:
     n = int(seconds * rate)
     x = (3000 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.int16)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(x.tobytes())
+    write_pcm16(path, x, rate)
 
 
 def _write(d: Path, name: str, lines) -> None:

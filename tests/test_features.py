@@ -4,13 +4,13 @@ make_feats + CMVN on a tiny data dir, transforms on tiny matrices, FeatureReader
 import os
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import kaldi_native_fbank as knf
 import numpy as np
 import pytest
 
+from kaldi_kd.corpus.tts import write_pcm16
 from kaldi_kd.data.datadir import DataDir
 from kaldi_kd.data.features import (FeatureConfig, FeatureError, FeatureReader, compute_features, feat_dim)
 from kaldi_kd.data.make_feats import compute_cmvn_dir, make_feats
@@ -30,11 +30,7 @@ def _wave(seconds: float, seed: int) -> np.ndarray:
 
 
 def _write_wav(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(x.tobytes())
+    write_pcm16(path, x, RATE)
 
 
 def _conf(tmp_path: Path, name: str, lines) -> Path:

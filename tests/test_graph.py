@@ -16,6 +16,7 @@ from kaldi_kd.gmm.graph import make_graph_dir, read_ilabels, write_ilabels
 from kaldi_kd.gmm.lang import Lang, prepare_lang
 from kaldi_kd.gmm.lexicon import make_lexicon, write_dict_dir
 from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test, validate_arpa
+from gmm_fixtures import unit_gaussian_am
 
 DIGITS = "zero oh one two three four five six seven eight nine".split()
 LEX = {"zero": ["Z IH R OW", "Z IY R OW"], "oh": ["OW"], "one": ["W AH N"], "two": ["T UW"],
@@ -96,10 +97,6 @@ def test_arpa2fst_abort_is_an_exception(setup, tmp_path, monkeypatch):
 def perfect_loglikes(setup, words, sil_frames=0):
     """(T, num_transition_ids) scores: 0 on the forced path's pdfs, -20 elsewhere."""
     lang, ctx, tm, topo = setup["lang"], setup["ctx"], setup["tm"], setup["topo"]
-    lex = {}
-    for row in (lang.dir / "phones" / "align_lexicon.txt").read_text().splitlines():
-        f = row.split()
-        lex.setdefault(f[0], f[2:])
     pdfs = []
 
     def phone(p):
@@ -110,8 +107,8 @@ def perfect_loglikes(setup, words, sil_frames=0):
             pdfs.extend([pdf] * 3)
 
     for w in words:
-        for p in lex[w]:
-            phone(p)
+        for pid in lang.pronunciation(w):
+            phone(lang.phone_names[pid])
         if sil_frames:
             phone("SIL")
     T = len(pdfs)
@@ -158,14 +155,7 @@ def test_mkgraph_cli_with_model_files(setup, tmp_path):
     from kaldi_kd.gmm.model_io import write_model, write_tree
 
     tm = setup["tm"]
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(tm.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, 2)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, 2), np.float32))
-        g.set_means(np.zeros((1, 2), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(tm.num_pdfs, 2)
     mdir = tmp_path / "mono"
     write_model(mdir / "final.mdl", tm, am)
     write_tree(mdir / "tree", setup["ctx"])
@@ -219,13 +209,9 @@ def tri(setup):
 
 def triphone_loglikes(s, words, sil):
     lang, ctx, tm, topo = s["lang"], s["ctx"], s["tm"], s["topo"]
-    lex = {}
-    for row in (lang.dir / "phones" / "align_lexicon.txt").read_text().splitlines():
-        f = row.split()
-        lex.setdefault(f[0], f[2:])
     seq = []
     for w in words:
-        seq += [lang.phones[p] for p in lex[w]] + ([lang.phones["SIL"]] if sil else [])
+        seq += list(lang.pronunciation(w)) + ([lang.phones["SIL"]] if sil else [])
     pdfs = []
     for i, pid in enumerate(seq):
         left = seq[i - 1] if i > 0 else 0

@@ -1,4 +1,4 @@
-"""train_kd.py end to end on a tiny Kaldi world: forced alignments, three teachers, hierarchical KD."""
+"""train_am.py with KD options end to end on a tiny Kaldi world: forced alignments, three teachers, hierarchical KD."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch
 
 from kaldi_kd.data.tables import write_int_vectors, write_table
 from kaldi_kd.gmm.model_io import write_model
-from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 from kaldi_kd.units.vocab import monophone_vocab
+from gmm_fixtures import unit_gaussian_am
 from units_tiny import forced_alignment, make_model, write_lang
 
 torch.set_num_threads(1)
@@ -48,14 +48,7 @@ def world(tmp_path_factory):
     tm, ctx = make_model(triphone=True)
     rng = np.random.default_rng(0)
     dim = 5
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(tm.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, dim)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, dim), np.float32))
-        g.set_means(np.zeros((1, dim), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(tm.num_pdfs, dim)
     ali_dir, data = d / "ali", d / "data"
     ali_dir.mkdir()
     data.mkdir()
@@ -83,7 +76,7 @@ def world(tmp_path_factory):
     sp_dir = d / "exp" / "lm_subword"
     sp_dir.mkdir(parents=True)
     sp = load_spm(train_spm(d / "lm.txt", sp_dir / "spm.model", SpmConfig(vocab_size=18, model_type="bpe")))
-    vocab = {"senone": tm.num_pdfs, "monophone": len(monophone_vocab(load_lang_info(lang_dir))[0]),
+    vocab = {"senone": tm.num_pdfs, "monophone": len(monophone_vocab(Lang(lang_dir))[0]),
              "subword": sp.get_piece_size()}
     for unit, kind in (("senone", "bidir"), ("monophone", "causal")):
         _teacher(d / "exp" / f"lm_{unit}", vocab[unit], kind)
@@ -105,7 +98,7 @@ TRAIN_OPTS = ["--opt", "device=cpu", "--opt", "max_steps=6", "--opt", "log_every
 def test_train_kd_hierarchical_cli(world, tmp_path):
     d = world["dir"]
     exp = tmp_path / "hier"
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     args = TRAIN_OPTS + [
         "--lang", str(world["lang"]), "--aux-heads", "monophone@1,senone@2,subword@3", "--kd-tau", "2",
         "--kd-lambda", "subword=0.5", "--interp-alpha", "0.2",
@@ -153,7 +146,7 @@ def test_train_kd_from_units_dir_checks_teacher_vocab(world, tmp_path):
     subprocess.run([sys.executable, str(ROOT / "steps_py" / "ali_to_units.py"), "--levels", "senone,monophone",
                     str(world["data"]), str(world["lang"]), str(world["ali"]), str(units)], check=True, env=env,
                    capture_output=True)
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     exp = tmp_path / "mono"
     args = TRAIN_OPTS + ["--units-dir", str(units), "--aux-heads", "monophone@2", "--teacher",
                          f"monophone={d}/exp/lm_monophone", str(world["data"]), str(world["ali"]), str(exp)]
@@ -167,7 +160,7 @@ def test_train_kd_from_units_dir_checks_teacher_vocab(world, tmp_path):
 
 
 def test_train_kd_without_kd_options_is_ce(world, tmp_path):
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     exp = tmp_path / "ce"
     assert cli.main(TRAIN_OPTS + [str(world["data"]), str(world["ali"]), str(exp)]) == 0
     log = (exp / "log" / "train.log").read_text()
@@ -175,7 +168,7 @@ def test_train_kd_without_kd_options_is_ce(world, tmp_path):
 
 
 def test_train_kd_names_missing_teacher(world, tmp_path):
-    cli = _load_cli("train_kd")
+    cli = _load_cli("train_am")
     with pytest.raises(SystemExit, match="lm_nothing/teacher.pt"):
         cli.main(["--aux-heads", "senone@2", "--teacher", f"senone={tmp_path}/lm_nothing",
                   str(world["data"]), str(world["ali"]), str(tmp_path / "x")])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,7 @@ from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm  # noqa: F401  (import order)
 from kaldi_kd.data.features import FeatureReader
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
-from kaldi_kd.gmm.event_map import SplitMap, Tree, map_event
+from kaldi_kd.gmm.event_map import map_event
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.gmm.train_deltas import read_alignments
 from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
@@ -86,7 +84,6 @@ def test_cluster_phones_questions(mono):
     _, lang, *_, stats = mono
     qs = cluster_phones(stats, lang.sets, lang.extra_questions)
     assert all(q == sorted(set(q)) for q in qs)
-    nonsil = sorted(p for s in lang.sets for p in s if p in lang.nonsilence)
     for s in lang.sets:                       # every phone set is itself a question
         assert sorted(s) in qs
     assert [lang.phones["SIL"], lang.phones["SPN"]] in qs  # extra question

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from gmm_fixtures import unit_gaussian_am
 from units_tiny import forced_alignment, make_model, write_lang
 
 from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
                                       senone_segments, split_frames, subword_segments, word_spans)
-from kaldi_kd.units.lang_info import load_lang_info
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments, from_frames
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 from kaldi_kd.units.text import TextToUnits, TextUnitsConfig, iter_unit_sequences, realise, write_unit_corpus
@@ -23,7 +24,7 @@ SENTENCES = [["one", "two", "three"], ["four", "a", "one"], ["two"], ["three", "
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     d = tmp_path_factory.mktemp("units")
-    lang = load_lang_info(write_lang(d / "lang"))
+    lang = Lang(write_lang(d / "lang"))
     tm, ctx = make_model(triphone=True)
     rng = np.random.default_rng(0)
     words = ["one", "two", "three", "four", "a"]
@@ -178,20 +179,12 @@ def test_stage_scripts(world, tmp_path):
 
     from kaldi_kd.data.tables import write_int_vectors
     from kaldi_kd.gmm.model_io import write_model, write_tree
-    from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
     from kaldi_kd.units.io import load_segments
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
     tm, ctx = world["tm"], world["ctx"]
-    am = kaldi_hmm_gmm.AmDiagGmm()
-    for _ in range(tm.num_pdfs):
-        g = kaldi_hmm_gmm.DiagGmm(1, 2)
-        g.set_weights(np.ones(1, np.float32))
-        g.set_invvars(np.ones((1, 2), np.float32))
-        g.set_means(np.zeros((1, 2), np.float32))
-        g.compute_gconsts()
-        am.add_pdf(g)
+    am = unit_gaussian_am(tm.num_pdfs, 2)
     mdl = tmp_path / "exp"
     mdl.mkdir()
     write_model(mdl / "final.mdl", tm, am)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 import struct
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence
 
 import numpy as np
 
+from kaldi_kd.gmm.prepare_lang import prepare_lang
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst  # noqa: F401
+from gmm_fixtures import topo_entry
 
 SIL_PHONES = ["SIL", "SPN"]
 NONSIL = ["AH", "IY", "N", "R", "T", "TH", "UW", "W", "F", "AO"]
@@ -43,25 +45,19 @@ def pos_pron(pron: Sequence[str]) -> List[str]:
 
 
 def write_lang(d: Path) -> Path:
-    """Write a position-dependent Kaldi lang dir (the files kaldi_kd.units reads)."""
-    phones = phone_list()
-    pid = {p: i for i, p in enumerate(phones)}
-    wid = {w: i for i, w in enumerate(WORDS)}
-    (d / "phones").mkdir(parents=True, exist_ok=True)
-    (d / "phones.txt").write_text("".join(f"{p} {i}\n" for i, p in enumerate(phones)))
-    (d / "words.txt").write_text("".join(f"{w} {i}\n" for i, w in enumerate(WORDS)))
-    sil = [i for p, i in pid.items() if p.split("_")[0] in SIL_PHONES]
-    (d / "phones/silence.int").write_text("".join(f"{i}\n" for i in sil))
-    (d / "phones/optional_silence.int").write_text(f"{pid['SIL']}\n")
-    (d / "phones/disambig.int").write_text(f"{pid['#0']}\n{pid['#1']}\n")
-    kinds = {"B": "begin", "E": "end", "I": "internal", "S": "singleton"}
-    wb = [f"{i} {kinds[p[-1]] if '_' in p else 'nonword'}\n" for p, i in pid.items() if i and not p.startswith("#")]
-    (d / "phones/word_boundary.int").write_text("".join(wb))
-    lines = [f"0 0 {pid['SIL']}\n"]
-    for w, pron in LEXICON.items():
-        lines.append(f"{wid[w]} {wid[w]} " + " ".join(str(pid[p]) for p in pos_pron(pron)) + "\n")
-    (d / "phones/align_lexicon.int").write_text("".join(lines))
-    (d / "oov.txt").write_text("<unk>\n")
+    """Write a position-dependent Kaldi lang dir for LEXICON with kaldi_kd's prepare_lang.
+
+    Its phones.txt / words.txt ids are those of :func:`phone_list` / WORDS (what the
+    topology, tree and L.fst below use).
+    """
+    dict_dir = d.with_name(d.name + "_dict")
+    dict_dir.mkdir(parents=True, exist_ok=True)
+    (dict_dir / "lexicon.txt").write_text("".join(f"{w} {' '.join(p)}\n" for w, p in LEXICON.items()))
+    (dict_dir / "silence_phones.txt").write_text("".join(f"{p}\n" for p in SIL_PHONES))
+    (dict_dir / "nonsilence_phones.txt").write_text("".join(f"{p}\n" for p in NONSIL))
+    (dict_dir / "optional_silence.txt").write_text("SIL\n")
+    (dict_dir / "extra_questions.txt").write_text("")
+    prepare_lang(dict_dir, "<unk>", d)
     return d
 
 
@@ -86,20 +82,9 @@ SIL_TOPO = """<TopologyEntry>
 def make_topo(kaldi_silence: bool = False):
     """3-state left-to-right for every phone, or Kaldi's 5-state silence topology for SIL/SPN."""
     sil = [i for i, p in enumerate(phone_list()) if p.split("_")[0] in SIL_PHONES]
-    ids = " ".join(str(p) for p in real_phone_ids() if not (kaldi_silence and p in sil))
+    ids = [p for p in real_phone_ids() if not (kaldi_silence and p in sil)]
     extra = SIL_TOPO.format(ids=" ".join(map(str, sil))) if kaldi_silence else ""
-    txt = f"""<Topology>
-{extra}<TopologyEntry>
-<ForPhones>
-{ids}
-</ForPhones>
-<State> 0 <PdfClass> 0 <Transition> 0 0.5 <Transition> 1 0.5 </State>
-<State> 1 <PdfClass> 1 <Transition> 1 0.5 <Transition> 2 0.5 </State>
-<State> 2 <PdfClass> 2 <Transition> 2 0.5 <Transition> 3 0.5 </State>
-<State> 3 </State>
-</TopologyEntry>
-</Topology>
-"""
+    txt = f"<Topology>\n{extra}{topo_entry(ids, 0.5)}</Topology>\n"
     topo = kaldi_hmm_gmm.HmmTopology()
     topo.read(txt)
     return topo

@@ -3,17 +3,24 @@
 A stage either hands ``$cmd JOB=1:N <log-with-JOB> <command with JOB>`` to the user's
 runner (``steps_py/run.pl``, queue.pl, slurm.pl), or, with no ``--cmd``, runs a Python
 function per job in a process pool, each job logging into its own file.
+:func:`run_spec_jobs` does either for a job function that takes a JSON-able spec,
+with :func:`spec_job_main` as the ``python -m`` entry the runner calls.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
 import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+PathLike = Union[str, os.PathLike]
 
 
 class JobError(RuntimeError):
@@ -84,3 +91,54 @@ def run_local_jobs(fn: Callable[..., Any], num_jobs: int, log_pattern: str,
     if errors:
         raise JobError(f"{len(errors)} / {num_jobs} jobs failed:\n" + "\n".join(sorted(errors)))
     return [results[n] for n in range(1, num_jobs + 1)]
+
+
+def _spec_stem(spec_path: Path) -> str:
+    name = spec_path.name
+    return name[:-len(".spec.json")] if name.endswith(".spec.json") else spec_path.stem
+
+
+def run_spec_jobs(fn: Callable[..., Any], spec: Any, num_jobs: int, cmd: Optional[str], module: str,
+                  log_dir: PathLike, stem: str, progress: str = "") -> List[Any]:
+    """Run ``fn(job=n, spec=spec)`` for n = 1..N, in-process or through ``cmd``.
+
+    ``spec`` is a dataclass of JSON values; ``fn`` returns a JSON-serialisable result.
+    Jobs log to ``<log_dir>/<stem>.JOB.log``. With ``cmd`` the spec is written to
+    ``<log_dir>/<stem>.spec.json`` and the runner calls ``python -m <module> <spec.json> JOB``
+    (a module whose ``main`` is :func:`spec_job_main`); job n leaves its result in
+    ``<log_dir>/<stem>.<n>.json``.
+
+    Returns:
+        the jobs' results in job order.
+
+    Raises:
+        JobError: naming the failed jobs' logs or the runner's message.
+    """
+    log_dir = Path(log_dir)
+    log_pattern = str(log_dir / f"{stem}.JOB.log")
+    if not cmd:
+        return run_local_jobs(fn, num_jobs, log_pattern, {"spec": spec}, progress=progress)
+    spec_path = log_dir / f"{stem}.spec.json"
+    spec_path.write_text(json.dumps(asdict(spec)))
+    run_cmd_jobs(cmd, num_jobs, log_pattern, [shlex.quote(sys.executable), "-m", module, str(spec_path), "JOB"])
+    return [json.loads((log_dir / f"{stem}.{n}.json").read_text()) for n in range(1, num_jobs + 1)]
+
+
+def spec_job_main(argv: Optional[Sequence[str]], module: str, spec_type: Callable[..., Any],
+                  fn: Callable[..., Any]) -> int:
+    """``python -m <module> <dir>/<stem>.spec.json <job>``: one job of :func:`run_spec_jobs`.
+
+    Runs ``fn(job, spec)`` and writes its result to ``<dir>/<stem>.<job>.json``.
+    Returns the exit status (1 with a usage line on wrong arguments).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2:
+        print(f"usage: python -m {module} <spec.json> <job>", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    spec_path = Path(argv[0])
+    spec = spec_type(**json.loads(spec_path.read_text()))
+    job = int(argv[1])
+    out = fn(job, spec)
+    spec_path.with_name(f"{_spec_stem(spec_path)}.{job}.json").write_text(json.dumps(out))
+    return 0

@@ -274,15 +274,12 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
     Returns:
         totals: done, failed (list), frames, like_per_frame.
     """
-    import json
-    import shlex
     import shutil
-    import sys
     from pathlib import Path
 
     from kaldi_kd.data.atomic import atomic_path, write_text_atomic
     from kaldi_kd.data.datadir import DataDir
-    from kaldi_kd.data.jobs import run_cmd_jobs, run_local_jobs
+    from kaldi_kd.data.jobs import run_spec_jobs
 
     cfg = cfg or AlignConfig()
     src, out = Path(src_dir), Path(out_dir)
@@ -304,16 +301,8 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
     d.split(nj)
     spec = AlignJobSpec(str(d.path / f"split{nj}"), str(lang_dir), str(out), cfg.beam,
                         cfg.retry_beam, cfg.careful, cfg.boost_silence, asdict(feat_opts))
-    pattern = str(out / "log" / "align.JOB.log")
-    if cmd:
-        spec_path = out / "log" / "align.spec.json"
-        spec_path.write_text(json.dumps(spec.__dict__))
-        run_cmd_jobs(cmd, nj, pattern, [shlex.quote(sys.executable), "-m", "kaldi_kd.gmm.align",
-                                        str(spec_path), "JOB"])
-        results = [json.loads((out / "log" / f"align.{n}.json").read_text())
-                   for n in range(1, nj + 1)]
-    else:
-        results = run_local_jobs(align_job, nj, pattern, {"spec": spec}, progress="align")
+    results = run_spec_jobs(align_job, spec, nj, cmd, "kaldi_kd.gmm.align", out / "log", "align",
+                            progress="align")
     write_text_atomic(out / "num_jobs", f"{nj}\n")
     failed = sorted(u for r in results for u in r["failed"])
     write_text_atomic(out / "failed_utts", "".join(f"{u}\n" for u in failed))
@@ -328,20 +317,9 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
 
 def main(argv=None) -> int:
     """``python -m kaldi_kd.gmm.align <spec.json> <job>``: one job for a ``--cmd`` runner."""
-    import json
-    import sys
-    from pathlib import Path
+    from kaldi_kd.data.jobs import spec_job_main
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2:
-        print("usage: python -m kaldi_kd.gmm.align <spec.json> <job>", file=sys.stderr)
-        return 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    spec = AlignJobSpec(**json.loads(Path(argv[0]).read_text()))
-    job = int(argv[1])
-    out = align_job(job, spec)
-    Path(argv[0]).with_name(f"align.{job}.json").write_text(json.dumps(out))
-    return 0
+    return spec_job_main(argv, "kaldi_kd.gmm.align", AlignJobSpec, align_job)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,8 @@ so a killed run is resumed by running it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -176,21 +174,10 @@ def _mllt_job(job: int, spec: JobSpec, exp: Path, tm, am, feats, alis, lang) -> 
 
 def run_jobs(spec: JobSpec, nj: int, cmd: Optional[str]) -> List[Dict[str, Any]]:
     """Run ``em_job`` for jobs 1..nj locally or through ``cmd``; return the summaries."""
-    from kaldi_kd.data.jobs import run_cmd_jobs, run_local_jobs
+    from kaldi_kd.data.jobs import run_spec_jobs
 
-    exp = Path(spec.exp_dir)
-    log_pattern = str(exp / "log" / f"acc.{spec.iteration}.JOB.log")
-    if not cmd:
-        return run_local_jobs(em_job, nj, log_pattern, {"spec": spec})
-    spec_path = exp / "log" / f"acc.{spec.iteration}.spec.json"
-    spec_path.write_text(json.dumps(asdict(spec)))
-    run_cmd_jobs(cmd, nj, log_pattern,
-                 [shlex.quote(sys.executable), "-m", "kaldi_kd.gmm.em", str(spec_path), "JOB"])
-    out = []
-    for n in range(1, nj + 1):
-        path = exp / "log" / f"acc.{spec.iteration}.{n}.json"
-        out.append(json.loads(path.read_text()))
-    return out
+    return run_spec_jobs(em_job, spec, nj, cmd, "kaldi_kd.gmm.em", Path(spec.exp_dir) / "log",
+                         f"acc.{spec.iteration}")
 
 
 @dataclass
@@ -331,16 +318,9 @@ def _link(exp: Path, name: str, target: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m kaldi_kd.gmm.em <spec.json> <job>``: one job for a ``--cmd`` runner."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2:
-        print("usage: python -m kaldi_kd.gmm.em <spec.json> <job>", file=sys.stderr)
-        return 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    spec = JobSpec(**json.loads(Path(argv[0]).read_text()))
-    job = int(argv[1])
-    out = em_job(job, spec)
-    Path(argv[0]).with_name(f"acc.{spec.iteration}.{job}.json").write_text(json.dumps(out))
-    return 0
+    from kaldi_kd.data.jobs import spec_job_main
+
+    return spec_job_main(argv, "kaldi_kd.gmm.em", JobSpec, em_job)
 
 
 if __name__ == "__main__":

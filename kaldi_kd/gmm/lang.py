@@ -14,8 +14,9 @@ Example:
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 from kaldi_kd.gmm.fstutils import input_labels, is_sorted, iter_arcs, output_labels, read_fst
 from kaldi_kd.gmm.prepare_lang import LangConfig, prepare_lang  # noqa: F401  (re-export)
@@ -59,6 +60,7 @@ class Lang:
         oov_word / oov_id: the OOV word and its id.
         base_phones: position-independent phone names in phones/sets order (sets' first
             members stripped), and ``phone_to_base`` phone id -> index into it.
+        align_lexicon: word id -> pronunciations (phones/align_lexicon.int; read on first use).
     """
 
     def __init__(self, lang_dir: PathLike, validate: bool = True, check_fsts: bool = False) -> None:
@@ -131,6 +133,46 @@ class Lang:
                 continue
             out.setdefault(row[0], []).append([self.phones[p] for p in row[2:]])
         return out
+
+    @cached_property
+    def align_lexicon(self) -> Dict[int, List[Tuple[int, ...]]]:
+        """word id -> its pronunciations as phone-id tuples, in file order (phones/align_lexicon.int).
+
+        Raises:
+            LangError: naming the file (and line) when it is missing or malformed.
+        """
+        path = self.dir / "phones" / "align_lexicon.int"
+        lexicon: Dict[int, List[Tuple[int, ...]]] = {}
+        for n, row in enumerate(read_lines(path), 1):
+            if not row:
+                continue
+            if len(row) < 3 or not all(x.isdigit() for x in row) or int(row[0]) != int(row[1]):
+                raise LangError(f"{path}:{n}: expected '<word-id> <word-id> <phone-id>...'")
+            lexicon.setdefault(int(row[0]), []).append(tuple(int(x) for x in row[2:]))
+        return lexicon
+
+    def pronunciation(self, word: str, which: int = 0) -> Tuple[int, ...]:
+        """The ``which``-th pronunciation (phone ids, align_lexicon.int) of ``word`` (the last if fewer).
+
+        Raises:
+            KeyError: naming the word when it is not in words.txt or has no pronunciation.
+        """
+        wid = self.words.get(word)
+        if wid is None:
+            raise KeyError(f"word '{word}' not in words.txt")
+        prons = self.align_lexicon.get(wid)
+        if not prons:
+            raise KeyError(f"word '{word}' has no pronunciation in phones/align_lexicon.int")
+        return prons[min(which, len(prons) - 1)]
+
+    @property
+    def position_dependent(self) -> bool:
+        """Whether phones carry Kaldi's _B/_E/_I/_S word positions (phones/word_boundary.int exists)."""
+        return bool(self.word_boundary)
+
+    def real_phones(self) -> List[int]:
+        """Phone ids other than <eps> and disambiguation symbols (silence + nonsilence), ascending."""
+        return sorted(self.silence + self.nonsilence)
 
     @property
     def num_phones(self) -> int:

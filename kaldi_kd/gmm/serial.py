@@ -167,6 +167,14 @@ class Reader:
             self._skip_ws()
         return self.pos >= len(self.data)
 
+    def _text_value(self, cast, what: str):
+        """The next text word converted by ``cast``; fail naming ``what`` was expected."""
+        word = self._text_word()
+        try:
+            return cast(word)
+        except ValueError:
+            raise self._fail(f"expected {what}, got {word!r}") from None
+
     def peek_token(self) -> str:
         """Return the next token without consuming it."""
         pos = self.pos
@@ -194,11 +202,7 @@ class Reader:
     def int32(self) -> int:
         """ReadBasicType<int32> (also accepts the unsigned size marker)."""
         if not self.binary:
-            word = self._text_word()
-            try:
-                return int(word)
-            except ValueError:
-                raise self._fail(f"expected an integer, got {word!r}") from None
+            return self._text_value(int, "an integer")
         size = self.data[self.pos:self.pos + 1]
         if size not in (b"\x04", b"\xfc"):
             raise self._fail(f"expected int32 size byte, got {size!r}")
@@ -210,11 +214,7 @@ class Reader:
     def float32(self) -> float:
         """ReadBasicType<float> (float or double in the file)."""
         if not self.binary:
-            word = self._text_word()
-            try:
-                return float(word)
-            except ValueError:
-                raise self._fail(f"expected a float, got {word!r}") from None
+            return self._text_value(float, "a float")
         size = self.data[self.pos]
         if size == 4:
             (value,) = struct.unpack_from("<f", self.data, self.pos + 1)
@@ -228,13 +228,7 @@ class Reader:
     def int_vector(self) -> List[int]:
         """ReadIntegerVector<int32>."""
         if not self.binary:
-            self.expect("[")
-            out = []
-            while True:
-                word = self._text_word()
-                if word == "]":
-                    return out
-                out.append(int(word))
+            return self._text_list(int)
         if self.data[self.pos] != 4:
             raise self._fail("expected int32 vector size byte 4")
         (n,) = struct.unpack_from("<i", self.data, self.pos + 1)
@@ -242,19 +236,20 @@ class Reader:
         self.pos = start + 4 * n
         return np.frombuffer(self.data, dtype="<i4", count=n, offset=start).tolist()
 
-    def _text_floats_until_bracket(self) -> List[float]:
+    def _text_list(self, cast=float) -> list:
+        """A text ``[ v1 v2 ... ]`` list, each value converted by ``cast``."""
         self.expect("[")
         out = []
         while True:
             word = self._text_word()
             if word == "]":
                 return out
-            out.append(float(word))
+            out.append(cast(word))
 
     def vector(self) -> np.ndarray:
         """Vector<float>::Read (FV or DV)."""
         if not self.binary:
-            return np.asarray(self._text_floats_until_bracket(), dtype=np.float32)
+            return np.asarray(self._text_list(float), dtype=np.float32)
         kind = self.token()
         dtype = {"FV": "<f4", "DV": "<f8"}.get(kind)
         if dtype is None:
@@ -269,7 +264,7 @@ class Reader:
         if not self.binary:
             self._skip_ws()
             start = self.pos
-            values = self._text_floats_until_bracket()
+            values = self._text_list(float)
             text = self.data[start:self.pos].decode()
             body = text.strip()[1:-1]
             rows = [r for r in body.split("\n") if r.strip()]

@@ -25,7 +25,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -62,12 +62,18 @@ class DeltasConfig:
     deltas: int = 2
 
     def em_config(self, tot_gauss: int) -> EMConfig:
-        return EMConfig(num_iters=self.num_iters, max_iter_inc=self.max_iter_inc,
-                        totgauss=tot_gauss, power=self.power,
-                        realign_iters=tuple(self.realign_iters), first_beam=self.beam,
-                        beam=self.beam, retry_beam=self.retry_beam, careful=self.careful,
-                        boost_silence=self.boost_silence,
-                        feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
+        return triphone_em_config(self, tot_gauss, FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
+
+
+def triphone_em_config(cfg, tot_gauss: int, feats: FeatOpts, **extra) -> EMConfig:
+    """The EM options of a triphone config (:class:`DeltasConfig`, ``LdaMlltConfig``):
+    its iterations and beams (the first realignment too), mixing up toward ``tot_gauss``;
+    ``extra`` sets further EMConfig fields (``mllt_iters``)."""
+    return EMConfig(num_iters=cfg.num_iters, max_iter_inc=cfg.max_iter_inc,
+                    totgauss=tot_gauss, power=cfg.power,
+                    realign_iters=tuple(cfg.realign_iters), first_beam=cfg.beam,
+                    beam=cfg.beam, retry_beam=cfg.retry_beam, careful=cfg.careful,
+                    boost_silence=cfg.boost_silence, feats=feats, **extra)
 
 
 def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
@@ -125,6 +131,36 @@ def write_split_alignments(exp: Path, data_dir: PathLike, nj: int,
         write_int_vectors(exp / f"ali.{n}.gz", [(u, alis[u]) for u in part.utts if u in alis])
 
 
+def start_triphone_exp(exp_dir: PathLike, cfg, num_leaves: int, tot_gauss: int) -> Path:
+    """Make ``exp_dir/log`` and write ``config.yaml`` (``cfg`` + tree size); one BLAS thread."""
+    limit_blas_threads(1)
+    exp = Path(exp_dir)
+    (exp / "log").mkdir(parents=True, exist_ok=True)
+    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
+                                                        "tot_gauss": tot_gauss}))
+    return exp
+
+
+def tree_stage(exp: Path, make_feats: Callable[[], Mapping], lang, ali_dir: PathLike,
+               data_dir: PathLike, num_leaves: int, cfg, nj: int) -> None:
+    """Unless ``exp`` has ``tree`` and ``1.mdl``: :func:`build_tree_stage` on the features
+    ``make_feats()`` returns, the converted alignments split ``nj`` ways, then ``tree``."""
+    if (exp / "tree").is_file() and (exp / "1.mdl").is_file():
+        return
+    ctx, alis = build_tree_stage(num_leaves, make_feats(), lang, ali_dir, exp, cfg.thresh,
+                                 cfg.cluster_thresh)
+    write_split_alignments(exp, data_dir, nj, alis)
+    model_io.write_tree(exp / "tree", ctx)   # last: marks the stage finished
+
+
+def run_em_from_tree(exp: Path, data_dir: PathLike, lang_dir: PathLike, em: EMConfig, nj: int,
+                     cmd: Optional[str]) -> List[IterationLog]:
+    """EM iterations 1.. from the tree stage's ``1.mdl`` (one Gaussian per pdf to start)."""
+    _, am = model_io.read_model(exp / "1.mdl")
+    return run_em(exp, data_dir, lang_dir, em, nj=nj, cmd=cmd, start_iter=1, first_mode="reuse",
+                  start_gauss=am.num_pdfs)
+
+
 def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: PathLike,
                  ali_dir: PathLike, exp_dir: PathLike, cfg: Optional[DeltasConfig] = None,
                  nj: int = 1, cmd: Optional[str] = None) -> List[IterationLog]:
@@ -139,21 +175,10 @@ def train_deltas(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir: 
     from kaldi_kd.gmm.lang import Lang
 
     cfg = cfg or DeltasConfig()
-    limit_blas_threads(1)
-    exp = Path(exp_dir)
-    (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
-                                                  "tot_gauss": tot_gauss}))
+    exp = start_triphone_exp(exp_dir, cfg, num_leaves, tot_gauss)
     FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas).save(exp)
     lang = Lang(lang_dir)
     copy_phones_txt(lang_dir, exp)
-    if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
-        feats = GmmFeatures(data_dir, FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas))
-        ctx, alis = build_tree_stage(num_leaves, feats, lang, ali_dir, exp, cfg.thresh,
-                                     cfg.cluster_thresh)
-        write_split_alignments(exp, data_dir, nj, alis)
-        model_io.write_tree(exp / "tree", ctx)   # last: marks the stage finished
-    _, am = model_io.read_model(exp / "1.mdl")
-    return run_em(exp, data_dir, lang_dir, cfg.em_config(tot_gauss), nj=nj, cmd=cmd,
-                  start_iter=1, first_mode="reuse", start_gauss=am.num_pdfs)
-
+    tree_stage(exp, lambda: GmmFeatures(data_dir, FeatOpts(cmvn=cfg.cmvn, deltas=cfg.deltas)), lang,
+               ali_dir, data_dir, num_leaves, cfg, nj)
+    return run_em_from_tree(exp, data_dir, lang_dir, cfg.em_config(tot_gauss), nj, cmd)

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
 from kaldi_kd.gmm import model_io
-from kaldi_kd.gmm.em import EMConfig, IterationLog, _link, run_em
-from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
+from kaldi_kd.gmm.em import IterationLog, _link
+from kaldi_kd.gmm.stage import copy_phones_txt
 from kaldi_kd.gmm.gmm_feats import FeatOpts, GmmFeatures
 from kaldi_kd.gmm.lda_mllt import LdaStats, estimate_lda, silence_frame_weights
-from kaldi_kd.gmm.stats import limit_blas_threads
-from kaldi_kd.gmm.train_deltas import build_tree_stage, read_alignments, write_split_alignments
+from kaldi_kd.gmm.train_deltas import (read_alignments, run_em_from_tree, start_triphone_exp, tree_stage,
+                                       triphone_em_config)
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -80,14 +80,9 @@ def train_lda_mllt(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir
                    nj: int = 1, cmd: Optional[str] = None) -> List[IterationLog]:
     """Train an LDA+MLLT system into ``exp_dir`` (rerunnable)."""
     from kaldi_kd.gmm.lang import Lang
-    from kaldi_kd.data.atomic import write_text_atomic
 
-    limit_blas_threads(1)
     cfg = cfg or LdaMlltConfig()
-    exp = Path(exp_dir)
-    (exp / "log").mkdir(parents=True, exist_ok=True)
-    write_text_atomic(exp / "config.yaml", config_yaml({**asdict(cfg), "num_leaves": num_leaves,
-                                                  "tot_gauss": tot_gauss}))
+    exp = start_triphone_exp(exp_dir, cfg, num_leaves, tot_gauss)
     lang = Lang(lang_dir)
     copy_phones_txt(lang_dir, exp)
     spliced = FeatOpts(cmvn=True, deltas=0, splice=cfg.splice)
@@ -96,20 +91,10 @@ def train_lda_mllt(num_leaves: int, tot_gauss: int, data_dir: PathLike, lang_dir
         model_io.write_matrix(exp / "0.mat", lda)
         log.info("est-lda: %d x %d matrix -> 0.mat", *lda.shape)
     lda_opts = FeatOpts(cmvn=True, deltas=0, splice=cfg.splice, transform="0.mat")
-    if not (exp / "tree").is_file() or not (exp / "1.mdl").is_file():
-        feats = GmmFeatures(data_dir, lda_opts, model_dir=exp)
-        ctx, alis = build_tree_stage(num_leaves, feats, lang, ali_dir, exp, cfg.thresh,
-                                     cfg.cluster_thresh)
-        write_split_alignments(exp, data_dir, nj, alis)
-        model_io.write_tree(exp / "tree", ctx)
-    _, am = model_io.read_model(exp / "1.mdl")
-    em = EMConfig(num_iters=cfg.num_iters, max_iter_inc=cfg.max_iter_inc, totgauss=tot_gauss,
-                  power=cfg.power, realign_iters=tuple(cfg.realign_iters), first_beam=cfg.beam,
-                  beam=cfg.beam, retry_beam=cfg.retry_beam, careful=cfg.careful,
-                  boost_silence=cfg.boost_silence, feats=lda_opts,
-                  mllt_iters=tuple(cfg.mllt_iters))
-    logs = run_em(exp, data_dir, lang_dir, em, nj=nj, cmd=cmd, start_iter=1,
-                  first_mode="reuse", start_gauss=am.num_pdfs)
+    tree_stage(exp, lambda: GmmFeatures(data_dir, lda_opts, model_dir=exp), lang, ali_dir, data_dir,
+               num_leaves, cfg, nj)
+    em = triphone_em_config(cfg, tot_gauss, lda_opts, mllt_iters=tuple(cfg.mllt_iters))
+    logs = run_em_from_tree(exp, data_dir, lang_dir, em, nj, cmd)
     if not (exp / "final.mat").exists():
         _link(exp, "final.mat", "0.mat")
     FeatOpts(cmvn=True, deltas=0, splice=cfg.splice, transform="final.mat").save(exp)

@@ -48,22 +48,23 @@ log = logging.getLogger(__name__)
 class MonoConfig:
     """train_mono.sh options (Kaldi defaults)."""
 
-    num_iters: int = 40
-    max_iter_inc: int = 30
-    totgauss: int = 1000
-    boost_silence: float = 1.0
-    power: float = 0.25
-    careful: bool = False
+    # the EM defaults are EMConfig's (which are train_mono.sh's)
+    num_iters: int = EMConfig.num_iters
+    max_iter_inc: int = EMConfig.max_iter_inc
+    totgauss: int = EMConfig.totgauss
+    boost_silence: float = EMConfig.boost_silence
+    power: float = EMConfig.power
+    careful: bool = EMConfig.careful
     num_init_utts: int = 10
-    realign_iters: Tuple[int, ...] = EMConfig().realign_iters
+    realign_iters: Tuple[int, ...] = EMConfig.realign_iters
     cmvn: bool = True
     deltas: int = 2
 
     def em_config(self) -> EMConfig:
+        """These options as an EMConfig (beams: EMConfig's, i.e. train_mono.sh's 6 / 10 / 40)."""
         return EMConfig(num_iters=self.num_iters, max_iter_inc=self.max_iter_inc,
                         totgauss=self.totgauss, power=self.power,
-                        realign_iters=tuple(self.realign_iters), first_beam=6.0, beam=10.0,
-                        retry_beam=40.0, careful=self.careful,
+                        realign_iters=tuple(self.realign_iters), careful=self.careful,
                         boost_silence=self.boost_silence,
                         feats=FeatOpts(cmvn=self.cmvn, deltas=self.deltas))
 

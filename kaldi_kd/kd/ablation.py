@@ -12,8 +12,9 @@ The stage commands are templates (``AblationConfig.commands``) over these fields
 ``{python}`` ``{seed}`` ``{exp}`` (the system's exp dir) ``{kd_args}`` ``{train_args}``
 ``{train_data}`` ``{test_data}`` ``{ali_dir}`` ``{lang}`` ``{graph}`` ``{decode_dir}``
 ``{loglikes}`` ``{forward_args}`` ``{decode_args}`` ``{score_args}`` ``{nj}``; a user with other
-scripts edits the YAML. The defaults run steps_py/train_kd.py (unit segments from
-``<ali-dir>/units``, written by ali_to_units.py), nnet_forward.py, decode.py and score.py.
+scripts edits the YAML. The defaults run steps_py/train_kd.py (train_am.py under the name the
+recipes use; unit segments from ``<ali-dir>/units``, written by ali_to_units.py),
+nnet_forward.py, decode.py and score.py.
 """
 
 from __future__ import annotations

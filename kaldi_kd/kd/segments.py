@@ -76,7 +76,7 @@ def training_segments(
     from kaldi_kd.data.tables import read_int_vectors
     from kaldi_kd.gmm.model_io import read_transition_model
     from kaldi_kd.units.from_alignments import alignment_segments, level_vocab
-    from kaldi_kd.units.lang_info import load_lang_info
+    from kaldi_kd.gmm.lang import Lang
 
     sp = None
     if "subword" in levels:
@@ -85,7 +85,7 @@ def training_segments(
         if spm_model is None:
             raise FileNotFoundError("subword segments need the sentencepiece model (--spm-model)")
         sp = load_spm(spm_model)
-    lang = load_lang_info(lang_dir)
+    lang = Lang(lang_dir)
     tm = read_transition_model(str(Path(ali_dir) / "final.mdl"))
     files = sorted(Path(ali_dir).glob("ali.*.gz"), key=lambda p: int(p.name.split(".")[1]))
     items = ((u, a.copy()) for f in files for u, a in read_int_vectors(str(f)))

@@ -60,12 +60,13 @@ class LMConfig:
         num_threads: torch CPU threads (0 = torch's default).
     """
 
-    kind: str = "causal"
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 128
-    dropout: float = 0.1
+    # the architecture fields take their defaults from ModelConfig (see model_config())
+    kind: str = ModelConfig.kind
+    d_model: int = ModelConfig.d_model
+    n_heads: int = ModelConfig.n_heads
+    n_layers: int = ModelConfig.n_layers
+    d_ff: int = ModelConfig.d_ff
+    dropout: float = ModelConfig.dropout
     max_len: int = 256
     batch_size: int = 32
     max_steps: int = 600

@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from kaldi_kd.units.lang_info import LangInfo
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments, from_frames
 
 Span = Tuple[Optional[str], int, int]  # (word or None for silence, start, end)
@@ -125,7 +125,7 @@ def monophone_segments(ali: np.ndarray, tt: TransitionTables, phone_map: np.ndar
     return Segments(units, np.array([e for _, _, e in inst], dtype=np.int32))
 
 
-def word_spans(instances: Sequence[Tuple[int, int, int]], lang: LangInfo, transcript: Sequence[str],
+def word_spans(instances: Sequence[Tuple[int, int, int]], lang: Lang, transcript: Sequence[str],
                utt: str = "") -> List[Span]:
     """Word (or silence = None) spans from phone instances, matched to the transcript.
 
@@ -146,14 +146,14 @@ def word_spans(instances: Sequence[Tuple[int, int, int]], lang: LangInfo, transc
             continue
         w = next(it)
         wid = lang.words.get(w)
-        prons = lang.lexicon.get(wid, []) if wid is not None else []
+        prons = lang.align_lexicon.get(wid, []) if wid is not None else []
         if prons and tuple(phones) not in prons:
             raise AlignmentError(f"{utt}: phones of word '{w}' at frames {s}-{e} match no pronunciation")
         out.append((w, s, e))
     return out
 
 
-def _groups_by_boundary(instances, lang: LangInfo, utt: str):
+def _groups_by_boundary(instances, lang: Lang, utt: str):
     groups, cur, cur_start = [], None, 0
     for p, s, e in instances:
         kind = lang.word_boundary.get(p)
@@ -179,11 +179,11 @@ def _groups_by_boundary(instances, lang: LangInfo, utt: str):
     return groups
 
 
-def _groups_by_lexicon(instances, lang: LangInfo, transcript, utt: str):
+def _groups_by_lexicon(instances, lang: Lang, transcript, utt: str):
     groups, i, sil = [], 0, set(lang.silence)
     phones = [p for p, _, _ in instances]
     for w in list(transcript) + [None]:
-        prons = lang.lexicon.get(lang.words.get(w, -1), []) if w is not None else []
+        prons = lang.align_lexicon.get(lang.words.get(w, -1), []) if w is not None else []
         while i < len(instances):
             match = next((pr for pr in prons if tuple(phones[i : i + len(pr)]) == pr), None)
             if match is not None:

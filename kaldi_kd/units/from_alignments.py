@@ -14,14 +14,14 @@ import numpy as np
 
 from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
                                       senone_segments, subword_segments, word_spans)
-from kaldi_kd.units.lang_info import LangInfo
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments
 from kaldi_kd.units.vocab import LEVELS, UnitVocab, monophone_vocab, senone_vocab, subword_vocab
 
 log = logging.getLogger("kaldi_kd.units")
 
 
-def level_vocab(level: str, lang: LangInfo, trans_model=None, sp=None) -> UnitVocab:
+def level_vocab(level: str, lang: Lang, trans_model=None, sp=None) -> UnitVocab:
     """The vocabulary of ``level`` (same as the text side's, so teacher and AM agree)."""
     if level == "senone":
         return senone_vocab(trans_model.num_pdfs)
@@ -35,7 +35,7 @@ def level_vocab(level: str, lang: LangInfo, trans_model=None, sp=None) -> UnitVo
 def alignment_segments(
     alignments: Iterable[Tuple[str, np.ndarray]],
     texts: Mapping[str, Sequence[str]],
-    lang: LangInfo,
+    lang: Lang,
     trans_model,
     levels: Sequence[str],
     sp=None,
@@ -45,7 +45,7 @@ def alignment_segments(
     Args:
         alignments: (utt, transition-ids) pairs (e.g. read_int_vectors("ali.1.gz")).
         texts: utt → transcript words (needed for "subword").
-        lang: LangInfo of the lang dir the alignments were made with.
+        lang: Lang of the lang dir the alignments were made with.
         trans_model: the TransitionModel of the alignments' final.mdl.
         levels: subset of LEVELS.
         sp: sentencepiece processor (for "subword").
@@ -82,7 +82,7 @@ def alignment_segments(
 def silence_rates(
     alignments: Iterable[Tuple[str, np.ndarray]],
     texts: Mapping[str, Sequence[str]],
-    lang: LangInfo,
+    lang: Lang,
     trans_model,
 ) -> Dict[str, float]:
     """How often alignments put silence where L.fst allows it (to choose text-side sil probs).

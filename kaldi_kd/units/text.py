@@ -36,7 +36,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from kaldi_kd.units.lang_info import LangInfo
+from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.vocab import UnitVocab, monophone_vocab, senone_vocab, subword_vocab
 
 PathLike = Union[str, os.PathLike]
@@ -88,13 +88,13 @@ class TextToUnits:
 
     Args:
         level: "senone" | "monophone" | "subword".
-        lang: the lang dir's LangInfo.
+        lang: the lang dir's Lang.
         cfg: TextUnitsConfig.
         trans_model, ctx_dep: needed for "senone" (topology + tree).
         sp: a sentencepiece processor, needed for "subword".
     """
 
-    def __init__(self, level: str, lang: LangInfo, cfg: TextUnitsConfig = TextUnitsConfig(),
+    def __init__(self, level: str, lang: Lang, cfg: TextUnitsConfig = TextUnitsConfig(),
                  trans_model=None, ctx_dep=None, sp=None) -> None:
         self.level, self.lang, self.cfg = level, lang, cfg
         self.ctx, self.sp = ctx_dep, sp

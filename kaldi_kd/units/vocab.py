@@ -15,7 +15,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from kaldi_kd.units.lang_info import LangInfo
+from kaldi_kd.gmm.lang import Lang, base_phone
 
 SIL = "<sil>"
 LEVELS = ("senone", "monophone", "subword")
@@ -44,19 +44,24 @@ def senone_vocab(num_pdfs: int) -> UnitVocab:
     return UnitVocab("senone", [str(i) for i in range(num_pdfs)], -1)
 
 
-def monophone_vocab(lang: LangInfo) -> "tuple[UnitVocab, np.ndarray]":
+def _base_name(lang: Lang, name: str) -> str:
+    """Position-independent phone name (``AH_B`` -> ``AH``; unchanged in a position-independent lang)."""
+    return base_phone(name) if lang.position_dependent else name
+
+
+def monophone_vocab(lang: Lang) -> "tuple[UnitVocab, np.ndarray]":
     """The monophone vocabulary and a phone-id → unit-id map (-1 where no unit).
 
     Returns:
         (vocab, phone_map) with phone_map int32 of size max phone id + 1.
     """
     names = lang.phone_names
-    sil_base = lang.base_phone(names[lang.optional_silence])
+    sil_base = _base_name(lang, names[lang.optional_silence])
     symbols: List[str] = [SIL]
     index: Dict[str, int] = {sil_base: 0}
     phone_map = np.full(max(lang.phones.values()) + 1, -1, dtype=np.int32)
     for pid in lang.real_phones():
-        base = lang.base_phone(names[pid])
+        base = _base_name(lang, names[pid])
         if base not in index:
             index[base] = len(symbols)
             symbols.append(base)
