@@ -155,7 +155,7 @@ def test_runner_resumes_and_names_failing_step(tmp_path):
         exp = Path(cfg.exp_root) / ("ce_seed3" if "ce_seed3" in cmd else "hierarchical_seed3")
         step = Path(argv[1]).name if len(argv) > 1 else ""
         done.append((exp.name, step))
-        if step == "train_kd.py":
+        if step == "train_am.py":
             exp.mkdir(parents=True, exist_ok=True)
             (exp / "final.pt").write_bytes(b"x")
         elif step == "nnet_forward.py":
@@ -166,7 +166,7 @@ def test_runner_resumes_and_names_failing_step(tmp_path):
         return 0
 
     run_ablation(cfg, tmp_path / "out", runner=fake_runner)
-    assert [s for _, s in done] == ["train_kd.py", "nnet_forward.py", "decode.py", "score.py"] * 2
+    assert [s for _, s in done] == ["train_am.py", "nnet_forward.py", "decode.py", "score.py"] * 2
     hier_train = step_commands(cfg, "hierarchical", 3)["train"]
     assert "--aux-heads" in hier_train and "monophone@2,senone@4,subword@6" in hier_train
     assert hier_train.count("--teacher") == 3 and "seed=3" in hier_train

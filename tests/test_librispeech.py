@@ -173,7 +173,7 @@ def test_recipe_configs_load(tmp_path):
     (tmp_path / "abl.yaml").write_text(text.replace("@ALI@", "exp/tri2_ali").replace("@GRAPH@", "exp/tri2/graph"))
     abl = AblationConfig.load(tmp_path / "abl.yaml")
     assert abl.layers == {"monophone": 4, "senone": 8, "subword": 12} and abl.ali_dir == "exp/tri2_ali"
-    assert "train_kd.py" in abl.commands["train"] and "score" in abl.commands
+    assert "train_am.py" in abl.commands["train"] and "score" in abl.commands
     for script in ("run.sh", "run_byo.sh"):
         assert subprocess.run(["bash", "-n", str(RECIPE / script)]).returncode == 0
 

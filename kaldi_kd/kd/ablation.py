@@ -12,8 +12,8 @@ The stage commands are templates (``AblationConfig.commands``) over these fields
 ``{python}`` ``{seed}`` ``{exp}`` (the system's exp dir) ``{kd_args}`` ``{train_args}``
 ``{train_data}`` ``{test_data}`` ``{ali_dir}`` ``{lang}`` ``{graph}`` ``{decode_dir}``
 ``{loglikes}`` ``{forward_args}`` ``{decode_args}`` ``{score_args}`` ``{nj}``; a user with other
-scripts edits the YAML. The defaults run steps_py/train_kd.py (train_am.py under the name the
-recipes use; unit segments from ``<ali-dir>/units``, written by ali_to_units.py),
+scripts edits the YAML. The defaults run steps_py/train_am.py (its KD options switch distillation on; unit
+segments from ``<ali-dir>/units``, written by ali_to_units.py),
 nnet_forward.py, decode.py and score.py.
 """
 
@@ -40,7 +40,7 @@ PathLike = Union[str, Path]
 SYSTEMS = ("ce", "interp", "aux_senone", "aux_monophone", "aux_subword", "hierarchical")
 
 DEFAULT_COMMANDS = {
-    "train": "{python} steps_py/train_kd.py --opt seed={seed} {train_args} {kd_args} {train_data} {ali_dir} {exp}",
+    "train": "{python} steps_py/train_am.py --opt seed={seed} {train_args} {kd_args} {train_data} {ali_dir} {exp}",
     "forward": "{python} steps_py/nnet_forward.py --nj {nj} {forward_args} {test_data} {exp} {loglikes}",
     "decode": "{python} steps_py/decode.py --nj {nj} --skip-scoring {decode_args} {graph} {test_data} {loglikes} "
     "{decode_dir}",
@@ -240,7 +240,7 @@ def collect(cfg: AblationConfig, reader: Callable[[Path], DecodeResult] = read_d
 
 def describe(cfg: AblationConfig) -> str:
     """A markdown note listing each system's distillation options."""
-    lines = ["Systems (train_kd.py options):", ""]
+    lines = ["Systems (train_am.py options):", ""]
     for s in cfg.systems:
         lines.append(f"- {s}: `{shlex.join(kd_args(s, cfg)) or '(plain CE)'}`")
     return "\n".join(lines)

@@ -81,6 +81,8 @@ fi
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   log "Stage 6: hybrid TDNN, frame CE on fbank against the tri1 alignments: exp/tdnn_ce"
+  # the AM's inputs must belong together (tree/model, alignments vs utterances and frames)
+  steps_py/byo_check.py --gmm-feats false data/train_fbank exp/tri1_ali data/lang exp/tri1/graph
   steps_py/train_am.py --config conf/am_tdnn.yaml data/train_fbank exp/tri1_ali exp/tdnn_ce
 fi
 
@@ -112,7 +114,7 @@ fi
 
 if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
   log "Stage 10: hierarchical KD TDNN exp/tdnn_kd (monophone@2, senone@3, subword@4 heads), forward, decode"
-  steps_py/train_kd.py --config conf/am_tdnn.yaml \
+  steps_py/train_am.py --config conf/am_tdnn.yaml \
     --aux-heads monophone@2,senone@3,subword@4 --kd-lambda 0.2 --kd-tau 1.0 \
     --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone --teacher subword=exp/lm_subword \
     data/train_fbank exp/tri1_ali exp/tdnn_kd

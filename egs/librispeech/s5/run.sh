@@ -203,7 +203,7 @@ fi
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   log "Stage 8: CE AM exp/am_ce and hierarchical KD AM exp/am_kd ($am_config; multi-GPU: docs/scale_out.md)"
   steps_py/train_am.py --config $am_config data/${train_set}_fbank $ali exp/am_ce
-  steps_py/train_kd.py --config $am_config --units-dir $ali/units --aux-heads $aux_heads \
+  steps_py/train_am.py --config $am_config --units-dir $ali/units --aux-heads $aux_heads \
     --kd-lambda 1.0 --kd-tau 2.0 --spm-model data/lm/spm/spm.model \
     --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone --teacher subword=exp/lm_subword \
     data/${train_set}_fbank $ali exp/am_kd

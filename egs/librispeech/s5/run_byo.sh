@@ -103,7 +103,7 @@ fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: CE AM $exp/am_ce and hierarchical KD AM $exp/am_kd ($aux_heads)"
   steps_py/train_am.py --config $am_config $am_data $ali $exp/am_ce
-  steps_py/train_kd.py --config $am_config --units-dir $exp/units --aux-heads $aux_heads \
+  steps_py/train_am.py --config $am_config --units-dir $exp/units --aux-heads $aux_heads \
     --kd-lambda $kd_lambda --kd-tau $kd_tau --spm-model $exp/spm/spm.model \
     --teacher monophone=$exp/lm_monophone --teacher senone=$exp/lm_senone --teacher subword=$exp/lm_subword \
     $am_data $ali $exp/am_kd
