@@ -17,7 +17,7 @@ times is reported.  Goals (project issue): time ratio <= 1.10, memory ratio <= 1
 
 Memory: on CUDA, torch.cuda.max_memory_allocated() per variant (model + optimiser +
 teachers + activations).  On CPU, each variant runs in a fresh child process and the
-peak resident set size (ru_maxrss) minus the RSS before building the model is reported:
+peak resident set size (VmHWM, reset first) minus the RSS before building the model is reported:
 it counts everything the step allocates, including allocator slack, so it is an
 honest but coarse figure.  Also reported: soft-target frames/s (all three teachers,
 output frames per second) and a breakdown of where the extra KD time goes.
@@ -30,7 +30,6 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
-import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -213,13 +212,29 @@ def _peak_child(cfg_dict: dict, kd: bool, queue) -> None:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) - base
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+        peak = _proc_status_bytes("VmHWM") - base
     queue.put(int(peak))
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize()
+    """Current RSS, after resetting this process's peak-RSS mark (VmHWM) to it where Linux allows.
+
+    ru_maxrss is no use here: Linux carries the parent's peak RSS across fork+exec into it.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _proc_status_bytes("VmRSS")
+
+
+def _proc_status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"/proc/self/status has no {field} (peak memory on CPU needs Linux)")
 
 
 def peak_memory(cfg: OverheadConfig) -> Dict[str, object]:
@@ -232,7 +247,7 @@ def peak_memory(cfg: OverheadConfig) -> Dict[str, object]:
         p.start()
         out[name] = q.get(timeout=600)
         p.join()
-    method = "cuda max_memory_allocated" if cfg.device.startswith("cuda") else "peak RSS (ru_maxrss) - RSS before building, fresh process"
+    method = "cuda max_memory_allocated" if cfg.device.startswith("cuda") else "peak RSS (VmHWM, reset before building) - RSS before building, fresh process"
     return {"ce_peak_bytes": out["ce"], "kd_peak_bytes": out["kd"],
             "memory_ratio": out["kd"] / max(1, out["ce"]), "memory_method": method}
 

@@ -28,12 +28,14 @@ mono_gauss=1000
 tri1_leaves=1500
 tri1_gauss=12000
 large=false           # --large: conf/*_large.yaml
-quick=false           # --quick: 1 AM epoch, 50 teacher steps, one seed, ce/interp/hierarchical only
+quick=false           # --quick: 4 AM epochs, 50 teacher steps, one seed, ce/interp/hierarchical, narrow beams
+decode_opts=""        # extra steps_py/decode.py options, e.g. "--beam 10 --max-active 2000"
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --large) large=true; shift ;;
     --quick) quick=true; shift ;;
+    --decode-opts) decode_opts=$2; shift 2 ;;
     --vocab-size) vocab_size=$2; shift 2 ;;
     --g-text-words) g_text_words=$2; shift 2 ;;
     --lm-text-words) lm_text_words=$2; shift 2 ;;
@@ -73,13 +75,15 @@ finish() {
 run() { [ $stage -le $1 ] && [ $stop_stage -ge $1 ]; }
 
 sfx=""; [ $large = true ] && sfx=_large
-am_opts=""; lm_opts=""; abl_opts=""
+am_opts=""; lm_opts=""; abl_opts=""; abl_conf=conf/kd_ablation$sfx.yaml
 if [ $quick = true ]; then
-  am_opts="--opt num_epochs=1"; lm_opts="--max-steps 50"
+  # a barely trained AM gives flat posteriors, which make wide-beam decoding very slow
+  am_opts="--opt num_epochs=4"; lm_opts="--max-steps 50"
   abl_opts="--seeds 1 --systems ce,interp,hierarchical"
+  [ -n "$decode_opts" ] || decode_opts="--beam 10 --max-active 1000 --lattice-beam 5"
 fi
-# The first N words of a gzipped one-sentence-per-line text.
-head_words() { gunzip -c "$1" | awk -v max="$2" '{ n += NF; if (n > max) exit; print }'; }
+# The first N words of a gzipped one-sentence-per-line text (reads it all: no SIGPIPE under pipefail).
+head_words() { gunzip -c "$1" | awk -v max="$2" '{ n += NF } n <= max'; }
 
 if run 0; then
   log "Stage 0: LM text from bible-kjv, sword-text-web, fortunes, r-cran-stringr, npm sotu/moby-dick -> $lm_dir"
@@ -149,7 +153,7 @@ if run 6; then
   begin
   steps_py/mkgraph.py data/lang_test exp/tri1 exp/tri1/graph
   for x in dev test; do
-    steps_py/decode_gmm.py --nj $nj --cmd "$decode_cmd" exp/tri1/graph data/$x exp/tri1/decode_$x
+    steps_py/decode_gmm.py --nj $nj --cmd "$decode_cmd" $decode_opts exp/tri1/graph data/$x exp/tri1/decode_$x
   done
   finish 6 graph_gmm_decode
 fi
@@ -166,7 +170,7 @@ if run 8; then
   begin
   for x in dev test; do
     steps_py/nnet_forward.py --nj $nj --cmd "$decode_cmd" data/${x}_fbank exp/tdnn_ce exp/tdnn_ce/loglikes_$x
-    steps_py/decode.py --nj $nj --cmd "$decode_cmd" exp/tri1/graph data/$x exp/tdnn_ce/loglikes_$x \
+    steps_py/decode.py --nj $nj --cmd "$decode_cmd" $decode_opts exp/tri1/graph data/$x exp/tdnn_ce/loglikes_$x \
       exp/tdnn_ce/decode_$x
   done
   finish 8 am_ce_decode
@@ -198,9 +202,14 @@ if run 10; then
 fi
 
 if run 11; then
-  log "Stage 11: KD ablation (conf/kd_ablation$sfx.yaml): CE, label interpolation, aux heads -> exp/kd/ablation/RESULTS.md"
+  log "Stage 11: KD ablation ($abl_conf): CE, label interpolation, aux heads -> exp/kd/ablation/RESULTS.md"
   begin
-  steps_py/run_ablation.py --config conf/kd_ablation$sfx.yaml $abl_opts \
+  if [ -n "$decode_opts" ]; then  # the ablation's decodes get the same options
+    mkdir -p exp/kd
+    sed "s|^decode_args:.*|decode_args: \"$decode_opts\"|" $abl_conf > exp/kd/kd_ablation.yaml
+    abl_conf=exp/kd/kd_ablation.yaml
+  fi
+  steps_py/run_ablation.py --config $abl_conf $abl_opts \
     ${am_opts:+--train-args "--config conf/am_tdnn$sfx.yaml $am_opts"} exp/kd/ablation
   finish 11 kd_ablation
 fi
