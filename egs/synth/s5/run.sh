@@ -25,6 +25,7 @@ g_text_words=300000   # LM text words for the trigram G (keeps HCLG buildable in
 lm_text_words=1000000 # LM text words for the three teacher corpora
 spm_vocab=500         # subword units
 mono_gauss=1000
+mono_utts=1500       # monophone training subset (Kaldi trains mono on a few thousand short utterances)
 tri1_leaves=1500
 tri1_gauss=12000
 large=false           # --large: conf/*_large.yaml
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --lm-text-words) lm_text_words=$2; shift 2 ;;
     --spm-vocab) spm_vocab=$2; shift 2 ;;
     --mono-gauss) mono_gauss=$2; shift 2 ;;
+    --mono-utts) mono_utts=$2; shift 2 ;;
     --tri1-leaves) tri1_leaves=$2; shift 2 ;;
     --tri1-gauss) tri1_gauss=$2; shift 2 ;;
     --stage) stage=$2; shift 2 ;;
@@ -78,7 +80,7 @@ sfx=""; [ $large = true ] && sfx=_large
 am_opts=""; lm_opts=""; abl_opts=""; abl_conf=conf/kd_ablation$sfx.yaml
 if [ $quick = true ]; then
   # a barely trained AM gives flat posteriors, which make wide-beam decoding very slow
-  am_opts="--opt num_epochs=4"; lm_opts="--max-steps 50"
+  am_opts="--opt num_epochs=4 --opt optim.warmup_steps=5"; lm_opts="--max-steps 50"
   abl_opts="--seeds 1 --systems ce,interp,hierarchical"
   [ -n "$decode_opts" ] || decode_opts="--beam 10 --max-active 1000 --lattice-beam 5"
 fi
@@ -132,9 +134,13 @@ if run 3; then
 fi
 
 if run 4; then
-  log "Stage 4: monophone GMM-HMM exp/mono, alignments exp/mono_ali"
+  log "Stage 4: monophone GMM-HMM exp/mono on $mono_utts utterances (data/train_mono), alignments exp/mono_ali"
   begin
-  steps_py/train_mono.py --nj $nj --cmd "$train_cmd" --totgauss $mono_gauss data/train data/lang exp/mono
+  steps_py/copy_data_dir.py --with-feats data/train data/train_mono
+  every=$(( ($(wc -l < data/train/feats.scp) + mono_utts - 1) / mono_utts ))
+  awk -v k=$every '(NR - 1) % k == 0' data/train/feats.scp > data/train_mono/feats.scp
+  steps_py/fix_data_dir.py data/train_mono
+  steps_py/train_mono.py --nj $nj --cmd "$train_cmd" --totgauss $mono_gauss data/train_mono data/lang exp/mono
   steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/mono exp/mono_ali
   finish 4 mono
 fi
