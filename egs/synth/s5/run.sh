@@ -191,7 +191,8 @@ if run 9; then
   steps_py/train_spm.py --vocab-size $spm_vocab data/lm/text data/lm/spm
   steps_py/ali_to_units.py --spm data/lm/spm/spm.model data/train data/lang exp/tri1_ali exp/tri1_ali/units
   for unit in senone monophone subword; do
-    steps_py/make_unit_corpus.py --level $unit --spm data/lm/spm/spm.model --sil-prob 0.1 \
+    steps_py/make_unit_corpus.py --level $unit --spm data/lm/spm/spm.model --oov '<UNK>' \
+      --sil-prob 0.05 --edge-sil-prob 1.0 \
       data/lm/text data/lang exp/tri1_ali data/lm/$unit
   done
   finish 9 unit_corpora
