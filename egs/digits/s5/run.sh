@@ -11,24 +11,11 @@ stop_stage=100
 nj=4          # parallel jobs per stage (run.pl runs at most nproc at a time)
 seed=1        # corpus seed
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --nj) nj=$2; shift 2 ;;
-    --seed) seed=$2; shift 2 ;;
-    *) echo "run.sh: unknown option $1" >&2; sed -n '5,6s/^# //p' "$0" >&2; exit 1 ;;
-  esac
-done
+. "$(dirname "$0")/steps_py/parse_options.sh"
 
 cd "$(dirname "$0")"
 . ./cmd.sh
 . ./path.sh
-
-log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($fname:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
-}
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   log "Stage 0: synthesise the digits corpus into db/digits, data dirs data/{train,test}"

@@ -33,36 +33,12 @@ forward_device=auto         # nnet_forward.py device: auto = cuda when torch see
 embedded_gmm=deltas         # embedded backend's last GMM: deltas (tri2) or lda (tri3b, LDA+MLLT;
                             # no GMM decoding: decode_gmm.py has no final.mat support yet)
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --nj) nj=$2; shift 2 ;;
-    --decode-nj) decode_nj=$2; shift 2 ;;
-    --corpus) corpus=$2; shift 2 ;;
-    --download) download=$2; shift 2 ;;
-    --train-set) train_set=$2; shift 2 ;;
-    --test-sets) test_sets=$2; shift 2 ;;
-    --lm-text-words) lm_text_words=$2; shift 2 ;;
-    --lm-text-stride) lm_text_stride=$2; shift 2 ;;
-    --spm-vocab-size) spm_vocab_size=$2; shift 2 ;;
-    --am-config) am_config=$2; shift 2 ;;
-    --aux-heads) aux_heads=$2; shift 2 ;;
-    --decode-gmm) decode_gmm=$2; shift 2 ;;
-    --forward-device) forward_device=$2; shift 2 ;;
-    --embedded-gmm) embedded_gmm=$2; shift 2 ;;
-    *) echo "run.sh: unknown option $1" >&2; sed -n '5,6s/^# //p' "$0" >&2; exit 1 ;;
-  esac
-done
+. "$(dirname "$0")/steps_py/parse_options.sh"
 
 cd "$(dirname "$0")"
 . ./cmd.sh
 . ./path.sh
 
-log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($fname:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
-}
 backend=$(python3 -c "from kaldi_kd.kaldi.backend import detect_backend; print(detect_backend().name)")
 if [ $backend = kaldi ]; then  # Kaldi's steps/ and utils/, as every Kaldi recipe links them
   [ -e steps ] || ln -s "$KALDI_ROOT/egs/wsj/s5/steps" steps

@@ -32,30 +32,7 @@ kd_tau=2.0
 feat_dim=                         # feature dim the AM config expects (checked at stage 0)
 prior_floor=1e-8                  # nnet_forward.py: floor of the normalised senone priors
 
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --nj) nj=$2; shift 2 ;;
-    --data) data=$2; shift 2 ;;
-    --am-data) am_data=$2; shift 2 ;;
-    --ali) ali=$2; shift 2 ;;
-    --lang) lang=$2; shift 2 ;;
-    --graph) graph=$2; shift 2 ;;
-    --lm-text) lm_text=$2; shift 2 ;;
-    --test-sets) test_sets=$2; shift 2 ;;
-    --exp) exp=$2; shift 2 ;;
-    --conf) conf=$2; shift 2 ;;
-    --am-config) am_config=$2; shift 2 ;;
-    --spm-vocab-size) spm_vocab_size=$2; shift 2 ;;
-    --aux-heads) aux_heads=$2; shift 2 ;;
-    --kd-lambda) kd_lambda=$2; shift 2 ;;
-    --kd-tau) kd_tau=$2; shift 2 ;;
-    --feat-dim) feat_dim=$2; shift 2 ;;
-    --prior-floor) prior_floor=$2; shift 2 ;;
-    *) echo "run_byo.sh: unknown option $1" >&2; sed -n '4,8s/^# //p' "$0" >&2; exit 1 ;;
-  esac
-done
+. "$(dirname "$0")/steps_py/parse_options.sh"
 for v in data ali lang graph lm_text test_sets; do
   [ -n "${!v}" ] || { echo "run_byo.sh: --${v//_/-} is required" >&2; sed -n '4,8s/^# //p' "$0" >&2; exit 1; }
 done
@@ -66,10 +43,6 @@ am_config=${am_config:-$conf/am_tdnn.yaml}
 . ./cmd.sh
 . ./path.sh
 
-log() {
-  local fname=${BASH_SOURCE[1]##*/}
-  echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($fname:${BASH_LINENO[0]}:${FUNCNAME[1]}) $*"
-}
 units="senone monophone subword"
 mkdir -p $exp
 

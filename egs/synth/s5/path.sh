@@ -1,21 +1,4 @@
-# Sourced by run.sh: repository root, its virtual environment, Kaldi binaries (optional).
-KKD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-export KKD_ROOT
-if [ -f "$KKD_ROOT/.venv/bin/activate" ] && [ -z "${VIRTUAL_ENV:-}" ]; then
-  . "$KKD_ROOT/.venv/bin/activate"
-fi
-# With a Kaldi build, its binaries come first on PATH (the "kaldi" backend);
-# without one everything runs on the embedded backend (pip wheels).
-if [ -n "${KALDI_ROOT:-}" ]; then
-  if [ -f "$KALDI_ROOT/tools/config/common_path.sh" ]; then
-    . "$KALDI_ROOT/tools/config/common_path.sh"
-  else
-    for d in bin featbin gmmbin fstbin latbin lmbin nnet3bin; do
-      export PATH="$KALDI_ROOT/src/$d:$PATH"
-    done
-  fi
-  export PATH="$KALDI_ROOT/tools/openfst/bin:$PATH"
-fi
-export PATH="/usr/lib/sctk/bin:$PATH"
-export PYTHONPATH="$KKD_ROOT${PYTHONPATH:+:$PYTHONPATH}"
-export LC_ALL=C
+# Sourced by run.sh: the repository root (through the steps_py link), its virtual
+# environment, Kaldi binaries when KALDI_ROOT is set, and log(); see steps_py/env.sh.
+KKD_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/steps_py/.." && pwd)
+. "$KKD_ROOT/steps_py/env.sh"
