@@ -3,7 +3,9 @@
 #   --foo-bar VALUE   sets $foo_bar, which run.sh must have declared with a default;
 #   --foo-bar         alone sets a variable whose default is true/false to true;
 #   --help            prints the script's header comment.
-# An undeclared option or a stray argument is an error naming it.
+# An undeclared option is an error naming it.  Parsing stops at the first argument that is
+# not an option when the script set takes_args=true (its positional arguments remain in
+# "$@"); otherwise a stray argument is an error too.
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h)
@@ -19,7 +21,9 @@ while [ $# -gt 0 ]; do
         [ $# -ge 2 ] || { echo "$0: option $1 needs a value" >&2; exit 1; }
         printf -v "$_opt" '%s' "$2"; shift 2
       fi ;;
-    *) echo "$0: unexpected argument '$1' (see $0 --help)" >&2; exit 1 ;;
+    *)
+      [ "${takes_args:-false}" = true ] && break
+      echo "$0: unexpected argument '$1' (see $0 --help)" >&2; exit 1 ;;
   esac
 done
 unset _opt

@@ -35,3 +35,14 @@ def test_unknown_option_and_missing_value_are_named(tmp_path):
 def test_help_prints_the_header(tmp_path):
     out = _run(tmp_path, "--help")
     assert out.returncode == 0 and "Usage: ./run.sh [--stage N]" in out.stdout
+
+
+def test_scripts_with_positional_arguments_keep_them(tmp_path):
+    script = tmp_path / "stage.sh"
+    script.write_text(
+        "#!/usr/bin/env bash\nset -euo pipefail\nnj=4\nvalidate_opts=\ntakes_args=true\n"
+        f'. "{ROOT}/steps_py/parse_options.sh"\n'
+        'echo "$nj|$validate_opts|$*"\n')
+    out = subprocess.run(["bash", str(script), "--nj", "2", "--validate-opts", "--no-wav-check",
+                          "data/train", "data/test"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "2|--no-wav-check|data/train data/test"

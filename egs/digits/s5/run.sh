@@ -24,18 +24,7 @@ fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   log "Stage 1: MFCC (GMM) in data/<set>, fbank (neural AM) in data/<set>_fbank, CMVN, validation"
-  for x in train test; do
-    steps_py/make_feats.py --feat-type mfcc --config conf/mfcc.conf --nj $nj --cmd "$train_cmd" \
-      data/$x exp/make_mfcc/$x mfcc
-    steps_py/compute_cmvn_stats.py data/$x exp/make_mfcc/$x mfcc
-    steps_py/validate_data_dir.py data/$x
-
-    steps_py/copy_data_dir.py data/$x data/${x}_fbank
-    steps_py/make_feats.py --feat-type fbank --config conf/fbank.conf --nj $nj --cmd "$train_cmd" \
-      data/${x}_fbank exp/make_fbank/$x fbank
-    steps_py/compute_cmvn_stats.py data/${x}_fbank exp/make_fbank/$x fbank
-    steps_py/validate_data_dir.py data/${x}_fbank
-  done
+  steps_py/make_mfcc_fbank.sh --nj $nj --cmd "$train_cmd" data/train data/test
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then

@@ -90,16 +90,8 @@ fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: MFCC (GMM) in data/<set>, fbank (neural AM) in data/<set>_fbank, CMVN"
-  for x in $train_set $test_sets; do
-    steps_py/make_feats.py --feat-type mfcc --config conf/mfcc.conf --compress --nj $nj --cmd "$train_cmd" \
-      data/$x exp/make_mfcc/$x mfcc
-    steps_py/compute_cmvn_stats.py data/$x exp/make_mfcc/$x mfcc
-    steps_py/validate_data_dir.py --no-wav-check data/$x
-    steps_py/copy_data_dir.py data/$x data/${x}_fbank
-    steps_py/make_feats.py --feat-type fbank --config conf/fbank.conf --compress --nj $nj --cmd "$train_cmd" \
-      data/${x}_fbank exp/make_fbank/$x fbank
-    steps_py/compute_cmvn_stats.py data/${x}_fbank exp/make_fbank/$x fbank
-  done
+  steps_py/make_mfcc_fbank.sh --nj $nj --cmd "$train_cmd" --compress true --validate-opts --no-wav-check \
+    $(for x in $train_set $test_sets; do echo data/$x; done)
   steps_py/subset_data_dir.py --shortest data/$train_set 2000 data/train_2kshort
   steps_py/subset_data_dir.py data/$train_set 5000 data/train_5k
   steps_py/subset_data_dir.py data/$train_set 10000 data/train_10k

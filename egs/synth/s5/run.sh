@@ -78,18 +78,7 @@ fi
 if run 2; then
   log "Stage 2: MFCC (GMM) in data/<set>, fbank (neural AM) in data/<set>_fbank, CMVN, validation"
   begin
-  for x in train dev test; do
-    steps_py/make_feats.py --feat-type mfcc --config conf/mfcc.conf --nj $nj --cmd "$train_cmd" \
-      data/$x exp/make_mfcc/$x mfcc
-    steps_py/compute_cmvn_stats.py data/$x exp/make_mfcc/$x mfcc
-    steps_py/validate_data_dir.py data/$x
-
-    steps_py/copy_data_dir.py data/$x data/${x}_fbank
-    steps_py/make_feats.py --feat-type fbank --config conf/fbank.conf --nj $nj --cmd "$train_cmd" \
-      data/${x}_fbank exp/make_fbank/$x fbank
-    steps_py/compute_cmvn_stats.py data/${x}_fbank exp/make_fbank/$x fbank
-    steps_py/validate_data_dir.py data/${x}_fbank
-  done
+  steps_py/make_mfcc_fbank.sh --nj $nj --cmd "$train_cmd" data/train data/dev data/test
   finish 2 features
 fi
 
