@@ -41,26 +41,13 @@ LEX = {"zero": ["Z IH R OW", "Z IY R OW"], "oh": ["OW"], "one": ["W AH N"], "two
 
 
 def build_digits_graph(tmp: Path):
+    from kaldi_kd.decode.toy import build_lang_graph
     from kaldi_kd.gmm.fstutils import read_fst
-    from kaldi_kd.gmm.graph import make_graph_dir
-    from kaldi_kd.gmm.lang import Lang, prepare_lang
-    from kaldi_kd.gmm.lexicon import make_lexicon, write_dict_dir
-    from kaldi_kd.gmm.ngram import NgramConfig, make_lang_test
 
-    cmu = {w: [tuple(p.split()) for p in prons] for w, prons in LEX.items()}
-    entries, _ = make_lexicon(list(LEX), cmu=cmu)
-    write_dict_dir(entries, tmp / "dict")
-    prepare_lang(tmp / "dict", "<UNK>", tmp / "lang")
     rng = random.Random(0)
-    text = tmp / "lm.txt"
-    text.write_text("".join(" ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 7))) + "\n"
-                            for _ in range(500)))
-    make_lang_test([text], tmp / "lang", tmp / "lang_test", NgramConfig(order=3))
-    lang = Lang(tmp / "lang_test")
-    topo = lang.topology()
-    ctx = kaldi_hmm_gmm.monophone_context_dependency(sorted(topo.phones), topo.get_phone_to_num_pdf_classes())
-    tm = kaldi_hmm_gmm.TransitionModel(ctx, topo)
-    make_graph_dir(tmp / "lang_test", tm, ctx, tmp / "graph")
+    lines = [" ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 7))) for _ in range(500)]
+    g = build_lang_graph(tmp, LEX, lines)
+    lang, topo, ctx, tm = g.lang, g.topo, g.ctx_dep, g.trans_model
     return lang, topo, ctx, tm, read_fst(tmp / "graph" / "HCLG.fst")
 
 

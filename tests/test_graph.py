@@ -13,9 +13,8 @@ from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst
 from kaldi_kd.gmm import ngram
 from kaldi_kd.gmm.fstutils import input_labels, read_fst, relabel_input
 from kaldi_kd.gmm.graph import make_graph_dir, read_ilabels, write_ilabels
-from kaldi_kd.gmm.lang import Lang, prepare_lang
-from kaldi_kd.gmm.lexicon import make_lexicon, write_dict_dir
-from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test, validate_arpa
+from kaldi_kd.gmm.ngram import ArpaError, validate_arpa
+from kaldi_kd.decode.toy import build_lang_graph
 from gmm_fixtures import unit_gaussian_am
 
 DIGITS = "zero oh one two three four five six seven eight nine".split()
@@ -28,21 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("graph")
-    cmu = {w: [tuple(p.split()) for p in prons] for w, prons in LEX.items()}
-    entries, _ = make_lexicon(list(LEX), cmu=cmu)
-    write_dict_dir(entries, tmp / "dict")
-    prepare_lang(tmp / "dict", "<UNK>", tmp / "lang")
     rng = random.Random(0)
-    text = tmp / "lm.txt"
-    text.write_text("".join(" ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 6))) + "\n"
-                            for _ in range(300)) + "one two qwerty\n")
-    stats = make_lang_test([text], tmp / "lang", tmp / "lang_test", NgramConfig(order=3))
-    lang = Lang(tmp / "lang_test")
-    topo = lang.topology()
-    ctx = kaldi_hmm_gmm.monophone_context_dependency(sorted(topo.phones),
-                                                     topo.get_phone_to_num_pdf_classes())
-    tm = kaldi_hmm_gmm.TransitionModel(ctx, topo)
-    gstats = make_graph_dir(tmp / "lang_test", tm, ctx, tmp / "graph")
+    lines = [" ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 6))) for _ in range(300)]
+    g = build_lang_graph(tmp, LEX, lines + ["one two qwerty"])
+    lang, ctx, tm, topo, stats, gstats = g.lang, g.ctx_dep, g.trans_model, g.topo, g.lm_stats, g.graph_stats
     return dict(tmp=tmp, lang=lang, ctx=ctx, tm=tm, topo=topo, stats=stats, gstats=gstats)
 
 

@@ -108,3 +108,50 @@ DIGITS_LEXICON = {  # toy "digits": 10 words over 12 phones, no homophones
     "four": [12, 2], "five": [12, 5, 9], "six": [3, 1, 7], "seven": [3, 11, 6],
     "eight": [5, 7], "nine": [6, 10, 4],
 }
+
+
+@dataclass
+class ToyLangGraph:
+    """A lang dir, an n-gram lang_test and a monophone HCLG built the real way."""
+
+    lang: "object"           # kaldi_kd.gmm.lang.Lang of lang_test
+    topo: object             # HmmTopology
+    ctx_dep: object          # monophone ContextDependency
+    trans_model: object      # TransitionModel
+    lm_stats: Dict[str, int]
+    graph_stats: Dict[str, float]
+    graph_dir: "object"      # Path of graph/ (HCLG.fst, words.txt, ...)
+
+
+def build_lang_graph(root, pronunciations: Dict[str, Sequence[str]], lm_lines: Sequence[str],
+                     order: int = 3) -> ToyLangGraph:
+    """Under ``root``: dict/, lang/ (prepare_lang), lang_test/ (an ``order``-gram G trained on
+    ``lm_lines``) and graph/ (mkgraph with a monophone tree and an untrained model).
+
+    Args:
+        root: an existing, empty directory.
+        pronunciations: word -> ARPAbet pronunciations, e.g. ``{"two": ["T UW"]}``.
+        lm_lines: sentences of the LM text.
+    """
+    from pathlib import Path
+
+    from kaldi_kd.gmm.graph import make_graph_dir
+    from kaldi_kd.gmm.lang import Lang, prepare_lang
+    from kaldi_kd.gmm.lexicon import make_lexicon, write_dict_dir
+    from kaldi_kd.gmm.ngram import NgramConfig, make_lang_test
+
+    root = Path(root)
+    cmu = {w: [tuple(p.split()) for p in prons] for w, prons in pronunciations.items()}
+    entries, _ = make_lexicon(list(pronunciations), cmu=cmu)
+    write_dict_dir(entries, root / "dict")
+    prepare_lang(root / "dict", "<UNK>", root / "lang")
+    text = root / "lm.txt"
+    text.write_text("".join(line + "\n" for line in lm_lines))
+    lm_stats = make_lang_test([text], root / "lang", root / "lang_test", NgramConfig(order=order))
+    lang = Lang(root / "lang_test")
+    topo = lang.topology()
+    ctx = kaldi_hmm_gmm.monophone_context_dependency(sorted(topo.phones),
+                                                     topo.get_phone_to_num_pdf_classes())
+    tm = kaldi_hmm_gmm.TransitionModel(ctx, topo)
+    graph_stats = make_graph_dir(root / "lang_test", tm, ctx, root / "graph")
+    return ToyLangGraph(lang, topo, ctx, tm, lm_stats, graph_stats, root / "graph")
