@@ -122,3 +122,17 @@ def test_probs_only_teacher(teacher):
     a = SoftTargetEngine(teacher, segs, tau=3.0).targets(["utt1"], [0], 9, "cpu")
     b = SoftTargetEngine(ProbsOnly(), segs, tau=3.0).targets(["utt1"], [0], 9, "cpu")
     assert torch.allclose(a.probs, b.probs, atol=1e-5)
+
+
+@pytest.mark.parametrize("top_k,cache", [(None, False), (4, False), (None, True)])
+def test_neg_entropy_per_frame_matches_targets(teacher, top_k, cache):
+    """sum q log q comes once per segment from the engine; it must equal the frames' own."""
+    eng = SoftTargetEngine(teacher, _segments(), tau=1.5, top_k=top_k, cache=cache, subsampling=3)
+    for _ in range(2 if cache else 1):                     # the second call reads the cache
+        st = eng.targets(["utt2", "utt0"], [0, 1], 9, "cpu", lengths=torch.tensor([9, 3]))
+    q = st.probs if top_k is None else st.topk_values
+    want = torch.special.xlogy(q, q).sum(-1)
+    assert st.neg_entropy.shape == st.mask.shape
+    assert (st.neg_entropy[~st.mask] == 0).all() and (q[~st.mask] == 0).all()
+    assert torch.allclose(st.neg_entropy[st.mask], want[st.mask], atol=5e-3 if cache else 1e-5)
+    assert (st.neg_entropy[st.mask] < 0).all()

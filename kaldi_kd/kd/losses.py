@@ -55,24 +55,56 @@ def _is_dense(soft_targets: Any) -> bool:
     return getattr(soft_targets, "probs", None) is not None
 
 
+class _SoftmaxKL(torch.autograd.Function):
+    """Per-frame KL(q || softmax(z / tau)) with a hand-written backward.
+
+    Forward keeps one (B, T', V) tensor, p = softmax(z / tau), and nothing else; backward
+    is one fused pass, dKL/dz = (p * sum(q) - q) / tau (q scattered onto its top-k support
+    when sparse).  Autograd through log_softmax, gather and the product would take about
+    three times the elementwise passes over the V-wide tensors, which is most of what an
+    auxiliary head's loss costs beyond its matmul.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, q, idx, tau, neg_entropy):  # type: ignore[override]
+        log_p = torch.log_softmax(logits.detach().to(q.dtype) / tau, dim=-1)  # float32 at least
+        support = log_p if idx is None else log_p.gather(-1, idx)
+        if neg_entropy is None:
+            neg_entropy = torch.special.xlogy(q, q).sum(-1)
+        kl = neg_entropy.to(q.dtype) - (q * support).sum(-1)
+        ctx.save_for_backward(log_p.exp_(), q, idx if idx is not None else q.new_empty(0))
+        ctx.tau, ctx.sparse, ctx.dtype = tau, idx is not None, logits.dtype
+        return kl
+
+    @staticmethod
+    def backward(ctx, grad_kl):  # type: ignore[override]
+        p, q, idx = ctx.saved_tensors
+        scale = (grad_kl / ctx.tau).unsqueeze(-1)
+        grad = p * (q.sum(-1, keepdim=True) * scale)
+        if ctx.sparse:
+            grad.scatter_add_(-1, idx, -q * scale)
+        else:
+            grad.addcmul_(q, scale, value=-1.0)
+        return grad.to(ctx.dtype), None, None, None, None
+
+
 def frame_kl(logits: torch.Tensor, soft_targets: Any, tau: float = 1.0) -> torch.Tensor:
-    """Per-frame KL(q || softmax(logits / tau)), shape (B, T').
+    """Per-frame KL(q || softmax(logits / tau)), shape (B, T'), differentiable in ``logits``.
 
     Args:
         logits: (B, T', V) student logits.
         soft_targets: SoftTargets, dense or top-k, already at temperature ``tau``.
         tau: student temperature.
     """
-    log_p = F.log_softmax(logits.float() / tau, dim=-1)
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    neg_entropy = getattr(soft_targets, "neg_entropy", None)  # sum q log q, when the engine gave it
     if _is_dense(soft_targets):
-        q = soft_targets.probs.float()
-        if q.shape != log_p.shape:
-            raise ValueError(f"soft targets {tuple(q.shape)} do not match logits {tuple(log_p.shape)}")
-    else:
-        q, idx = _topk_support(soft_targets)
-        log_p = log_p.gather(-1, idx)
-    q_log_q = torch.where(q > 0, q * torch.log(q.clamp(min=1e-30)), torch.zeros_like(q))
-    return (q_log_q - q * log_p).sum(-1)
+        q = soft_targets.probs.detach().to(dtype)
+        if q.shape != logits.shape:
+            raise ValueError(f"soft targets {tuple(q.shape)} do not match logits {tuple(logits.shape)}")
+        return _SoftmaxKL.apply(logits, q, None, float(tau), neg_entropy)
+    q, idx = _topk_support(soft_targets)
+    return _SoftmaxKL.apply(logits, q.detach().to(dtype), idx, float(tau), neg_entropy)
 
 
 def kl_divergence(

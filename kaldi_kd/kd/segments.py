@@ -127,6 +127,7 @@ class PartialEngine:
         values = torch.zeros(shape, device=device)
         indices = torch.zeros(shape, dtype=torch.long, device=device) if k else None
         mask = torch.zeros(B, int(num_frames), dtype=torch.bool, device=device)
+        neg_ent = torch.zeros(B, int(num_frames), device=device)
         if have:
             idx = torch.tensor(have)
             sub_starts = torch.as_tensor(starts).cpu()[idx]
@@ -137,6 +138,10 @@ class PartialEngine:
             if k:
                 indices[rows] = sub.topk_indices
             mask[rows] = sub.mask
+            if sub.neg_entropy is not None:
+                neg_ent[rows] = sub.neg_entropy
         from kaldi_kd.kd.soft_targets import SoftTargets
 
-        return SoftTargets(values, None, None, mask) if k is None else SoftTargets(None, values, indices, mask)
+        if k is None:
+            return SoftTargets(values, None, None, mask, neg_ent)
+        return SoftTargets(None, values, indices, mask, neg_ent)

@@ -38,12 +38,15 @@ class SoftTargets:
         topk_indices: long (B, T', k) unit ids of ``topk_values``, or None.
         mask: bool (B, T') frames that have a target (inside the utterance's
             segments and inside ``num_frames``); rows where mask is False are 0.
+        neg_entropy: float (B, T') sum_v q log q of each frame's target (0 where
+            masked), computed once per segment by the engine; None: the loss computes it.
     """
 
     probs: Optional[torch.Tensor]
     topk_values: Optional[torch.Tensor]
     topk_indices: Optional[torch.Tensor]
     mask: torch.Tensor
+    neg_entropy: Optional[torch.Tensor] = None
 
     def dense(self, vocab_size: int) -> torch.Tensor:
         """(B, T', V) probabilities, scattering top-k back when needed."""
@@ -52,6 +55,10 @@ class SoftTargets:
         b, t, _ = self.topk_values.shape
         out = self.topk_values.new_zeros(b, t, vocab_size)
         return out.scatter_(2, self.topk_indices, self.topk_values)
+
+
+# per utterance: (K, V) probabilities or (K, k) top-k values, (K, k) indices or None, (K,) sum q log q
+SegmentTargets = Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]
 
 
 class SoftTargetEngine:
@@ -91,7 +98,7 @@ class SoftTargetEngine:
         self.subsampling = int(subsampling)
         self.cache = cache
         self.max_batch_units = max_batch_units
-        self._cache: Dict[str, Tuple[torch.Tensor, Optional[torch.Tensor]]] = {}
+        self._cache: Dict[str, SegmentTargets] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -104,12 +111,12 @@ class SoftTargetEngine:
         except KeyError:
             raise KeyError(f"SoftTargetEngine: no unit segments for utterance {utt}") from None
 
-    def _run_teacher(self, utts: List[str], device: torch.device) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
-        """(q or top-k values, top-k indices or None) per utterance, on ``device``."""
+    def _run_teacher(self, utts: List[str], device: torch.device) -> List[SegmentTargets]:
+        """(q or top-k values, top-k indices or None, sum q log q) per utterance, on ``device``."""
         _to_device(self.teacher, device)
         seqs = [self._lookup(u).units for u in utts]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
-        out: List[Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]]] = [None] * len(seqs)
+        out: List[Optional[SegmentTargets]] = [None] * len(seqs)
         i = 0
         while i < len(order):
             kmax = len(seqs[order[i]])
@@ -122,30 +129,34 @@ class SoftTargetEngine:
                 units[row, : len(seqs[g])] = torch.from_numpy(seqs[g].astype(np.int64))
             with torch.no_grad():
                 logits = teacher_logits(self.teacher, units.to(device), lengths.to(device))
-                q = torch.softmax(logits.float() / self.tau, dim=-1)
-                if self.top_k is not None:
+                log_q = torch.log_softmax(logits.float() / self.tau, dim=-1)
+                q = log_q.exp()
+                if self.top_k is None:
+                    vals, idx, neg_ent = q, None, (q * log_q).sum(-1)
+                else:
                     vals, idx = q.topk(self.top_k, dim=-1)
                     vals = vals / vals.sum(-1, keepdim=True)
+                    neg_ent = torch.special.xlogy(vals, vals).sum(-1)
                 for row, g in enumerate(group):
                     k = len(seqs[g])
-                    if self.top_k is None:
-                        out[g] = (q[row, :k], None)
-                    else:
-                        out[g] = (vals[row, :k], idx[row, :k])
+                    out[g] = (vals[row, :k], None if idx is None else idx[row, :k], neg_ent[row, :k])
         return out  # type: ignore[return-value]
 
-    def segment_targets(self, utts: List[str], device: torch.device) -> List[Tuple[torch.Tensor, Optional[torch.Tensor]]]:
-        """Per-utterance segment-level targets (K, V) or top-k pairs, on ``device``."""
+    def segment_targets(self, utts: List[str], device: torch.device) -> List[SegmentTargets]:
+        """Per utterance: segment-level targets (K, V) or top-k (K, k) values and indices,
+        and sum q log q per segment (K,), on ``device``."""
         if not self.cache:
             return self._run_teacher(utts, device)
         missing = [u for u in utts if u not in self._cache]
         if missing:
-            for u, (v, i) in zip(missing, self._run_teacher(missing, device)):
-                self._cache[u] = (v.to("cpu", torch.float16), None if i is None else i.to("cpu", torch.int32))
+            for u, (v, i, h) in zip(missing, self._run_teacher(missing, device)):
+                self._cache[u] = (v.to("cpu", torch.float16), None if i is None else i.to("cpu", torch.int32),
+                                  h.to("cpu"))
         res = []
         for u in utts:
-            v, i = self._cache[u]
-            res.append((v.to(device, non_blocking=True).float(), None if i is None else i.to(device).long()))
+            v, i, h = self._cache[u]
+            res.append((v.to(device, non_blocking=True).float(), None if i is None else i.to(device).long(),
+                        h.to(device)))
         return res
 
     # ---- frame side ---------------------------------------------------------
@@ -202,14 +213,15 @@ class SoftTargetEngine:
             lens = np.asarray(lengths.cpu() if torch.is_tensor(lengths) else lengths)
             mask &= np.arange(num_frames)[None, :] < lens[:, None]
         seg = self.segment_targets(distinct, device)
+        index[~mask] = sum(len(v) for v, _, _ in seg)  # masked frames read an all-zero row
         idx_t = torch.from_numpy(index).to(device, non_blocking=True)
         mask_t = torch.from_numpy(mask).to(device, non_blocking=True)
-        values = torch.cat([v for v, _ in seg], dim=0)
-        gathered = values[idx_t] * mask_t.unsqueeze(-1)
+        values = torch.cat([v for v, _, _ in seg] + [seg[0][0].new_zeros(1, seg[0][0].shape[1])], dim=0)
+        neg_ent = torch.cat([h for _, _, h in seg] + [seg[0][2].new_zeros(1)])[idx_t]
         if self.top_k is None:
-            return SoftTargets(gathered, None, None, mask_t)
-        indices = torch.cat([i for _, i in seg], dim=0)[idx_t]
-        return SoftTargets(None, gathered, indices, mask_t)
+            return SoftTargets(values[idx_t], None, None, mask_t, neg_ent)
+        indices = torch.cat([i for _, i, _ in seg] + [seg[0][1].new_zeros(1, self.top_k)], dim=0)[idx_t]
+        return SoftTargets(None, values[idx_t], indices, mask_t, neg_ent)
 
 
 def teacher_logits(teacher: Teacher, units: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
