@@ -3,11 +3,13 @@
 
 Usage: bench/kd_overhead.py [options]
  e.g.: bench/kd_overhead.py                       # quick CPU default (~1 min)
+       bench/kd_overhead.py --head-hidden 0 --tag cpu-plain-heads   # 512->V heads
        bench/kd_overhead.py --device cuda --hidden 1024 --batch 64 --tag cuda-large
 
 One synthetic batch, one TDNN (kaldi_kd.am.model), measured side by side in one process:
   CE step = forward + frame CE (CEObjective) + backward + Adam step of the model alone;
-  KD step = the same model plus three auxiliary heads (monophone / senone / subword)
+  KD step = the same model plus three auxiliary heads (monophone, and senone / subword
+            with a 128-wide bottleneck as the synth recipe's ablation has them)
             trained by KDObjective against three frozen bidirectional teachers
             (kaldi_kd.lm.models.UnitLM) through real SoftTargetEngines on synthetic
             Segments (teacher runs every step: the uncached worst case; "+cache" is the
@@ -61,6 +63,8 @@ class OverheadConfig:
         vocab: teacher vocabulary per unit level (monophone / subword; senone = num_pdfs).
         layers: 1-based encoder layer of each auxiliary head.
         seg_len: mean segment length per unit level in input frames.
+        head_hidden: bottleneck (ReLU hidden layer) width of the wide heads (senone,
+            subword), as ``--aux-heads senone@4:256``; 0 = a plain projection.
     """
 
     device: str = "cpu"
@@ -73,6 +77,7 @@ class OverheadConfig:
     vocab: Dict[str, int] = field(default_factory=lambda: {"monophone": 40, "subword": 500})
     layers: Dict[str, int] = field(default_factory=lambda: {"monophone": 2, "senone": 4, "subword": 5})
     seg_len: Dict[str, float] = field(default_factory=lambda: {"senone": 4.0, "monophone": 8.0, "subword": 20.0})
+    head_hidden: int = 128
     batch: int = 8
     frames: int = 450
     tau: float = 2.0
@@ -124,7 +129,7 @@ def build(cfg: OverheadConfig, kd: bool, cache: bool = False):
     if kd:
         lm = LMConfig(kind="bidir")
         for i, (unit, v) in enumerate(vocab_sizes(cfg).items()):
-            model.add_aux_head(unit, cfg.layers[unit], v)
+            model.add_aux_head(unit, cfg.layers[unit], v, cfg.head_hidden if unit != "monophone" else 0)
             teacher = UnitLM(v, lm.model_config()).eval().requires_grad_(False).to(device)
             segs = synthetic_segments(cfg.batch, cfg.frames, cfg.seg_len[unit], v, cfg.seed + i)
             engines[unit] = SoftTargetEngine(teacher, segs, tau=cfg.tau, subsampling=cfg.subsampling, cache=cache)
@@ -308,13 +313,15 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=d.frames, help="input frames per utterance")
     p.add_argument("--subsampling", type=int, default=d.subsampling)
     p.add_argument("--repeats", type=int, default=d.repeats)
+    p.add_argument("--head-hidden", type=int, default=d.head_hidden,
+                   help="bottleneck width of the senone and subword aux heads (0: plain projection)")
     p.add_argument("--no-memory", action="store_true", help="skip the (child-process) memory measurement")
     p.add_argument("--tag", default="", help="key in the JSON (default: device type)")
     p.add_argument("--out", default=str(RESULTS / "kd_overhead.json"))
     a = p.parse_args()
     cfg = OverheadConfig(device=a.device, threads=a.threads, hidden=a.hidden, num_layers=a.num_layers,
                          num_pdfs=a.num_pdfs, batch=a.batch, frames=a.frames, subsampling=a.subsampling,
-                         repeats=a.repeats, memory=not a.no_memory)
+                         repeats=a.repeats, head_hidden=a.head_hidden, memory=not a.no_memory)
     entry = measure(cfg)
     print(f"{entry['device']}: CE {1000 * entry['ce_step_s']:.0f} ms/step, KD {1000 * entry['kd_step_s']:.0f} ms "
           f"(x{entry['time_ratio']:.3f}), KD+cache {1000 * entry['kd_cache_step_s']:.0f} ms "

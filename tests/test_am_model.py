@@ -57,7 +57,9 @@ def test_aux_head_reads_its_layer():
     out = m(torch.randn(1, 9, 10), torch.tensor([9]))
     torch.testing.assert_close(out.aux_logits["senone"], head(out.layers[2]))
     with pytest.raises(ValueError, match="layer 5"):
-        m.add_aux_head("x", 5, 3)
+        m.add_aux_head("monophone", 5, 3)
+    with pytest.raises(ValueError, match="unknown unit"):
+        m.add_aux_head("x", 2, 3)
 
 
 def test_export_drops_aux_heads_and_keeps_main_outputs():

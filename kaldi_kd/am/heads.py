@@ -41,6 +41,14 @@ class AuxHeadSpec:
     layer: int
     hidden_dim: int = 0
 
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise AuxHeadSpecError(f"aux head '{self}': unknown unit '{self.unit}' (choose from {', '.join(UNITS)})")
+        if self.layer < 1:
+            raise AuxHeadSpecError(f"aux head '{self}': layer must be >= 1 (layers are 1-based)")
+        if self.hidden_dim < 0:
+            raise AuxHeadSpecError(f"aux head '{self}': hidden width must be >= 0")
+
     def __str__(self) -> str:
         text = f"{self.unit}@{self.layer}"
         return f"{text}:{self.hidden_dim}" if self.hidden_dim else text
@@ -52,15 +60,9 @@ class AuxHeadSpec:
         unit, sep, rest = text.partition("@")
         if not sep or not unit or not rest:
             raise AuxHeadSpecError(f"aux head '{item}': expected unit@layer, e.g. senone@4")
-        if unit not in UNITS:
-            raise AuxHeadSpecError(f"aux head '{item}': unknown unit '{unit}' (choose from {', '.join(UNITS)})")
         layer_text, _, hidden_text = rest.partition(":")
         layer = _parse_int(layer_text, item, "layer")
         hidden = _parse_int(hidden_text, item, "hidden width") if hidden_text else 0
-        if layer < 1:
-            raise AuxHeadSpecError(f"aux head '{item}': layer must be >= 1 (layers are 1-based)")
-        if hidden < 0:
-            raise AuxHeadSpecError(f"aux head '{item}': hidden width must be >= 0")
         return cls(unit, layer, hidden)
 
 

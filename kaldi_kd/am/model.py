@@ -13,8 +13,8 @@ Contract (agreed with the kd/teachers areas, see the team brief):
   (:func:`subsample_targets`).  Values of ``layers``/``logits`` at padded output
   frames (``j >= lengths[b]``) are zero/undefined and must be masked.
 * ``aux_heads`` is an ``nn.ModuleDict``; each member has an int attribute ``layer``
-  (1-based) and maps ``layers[layer-1]`` to logits.  :meth:`HybridModel.add_aux_head`
-  is the easy way to add one; any module with a ``layer`` attribute works.
+  (1-based) and maps ``layers[layer-1]`` to logits: :class:`kaldi_kd.am.heads.AuxHead`,
+  added by :meth:`HybridModel.add_aux_head` or :func:`kaldi_kd.am.heads.add_aux_heads`.
 * :meth:`HybridModel.export` returns a copy without auxiliary heads (decoding uses
   the main head only).
 
@@ -30,6 +30,8 @@ from typing import Dict, List, NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+from kaldi_kd.am.heads import AuxHead, AuxHeadSpec, add_aux_heads
 
 MODEL_TYPES = ("tdnn", "tdnnf", "blstm", "conformer")
 
@@ -92,19 +94,6 @@ class ModelOutput(NamedTuple):
     aux_logits: Dict[str, Tensor]
 
 
-class AuxHead(nn.Module):
-    """An auxiliary output layer reading ``layers[layer - 1]``: LayerNorm + Linear."""
-
-    def __init__(self, in_dim: int, vocab_size: int, layer: int):
-        super().__init__()
-        self.layer = int(layer)
-        self.norm = nn.LayerNorm(in_dim)
-        self.linear = nn.Linear(in_dim, vocab_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(self.norm(x))
-
-
 def output_lengths(lengths: Tensor, subsampling: int) -> Tensor:
     """``ceil(lengths / subsampling)``."""
     return torch.div(lengths + subsampling - 1, subsampling, rounding_mode="floor")
@@ -164,20 +153,17 @@ class HybridModel(nn.Module):
     def num_pdfs(self) -> int:
         return self.head.out_features
 
-    def add_aux_head(self, name: str, layer: int, vocab_size: int) -> AuxHead:
-        """Attach an :class:`AuxHead` called ``name`` reading encoder layer ``layer`` (1-based).
+    def add_aux_head(self, unit: str, layer: int, vocab_size: int, hidden_dim: int = 0) -> AuxHead:
+        """Attach the :class:`~kaldi_kd.am.heads.AuxHead` ``unit@layer[:hidden_dim]``
+        (the same head ``--aux-heads`` builds) and return it.
 
         Raises:
-            ValueError: if the layer does not exist or the name is taken.
+            AuxHeadSpecError (a ValueError): unknown unit, layer not in 1..num_layers,
+                or a head for ``unit`` already present.
         """
-        if not 1 <= layer <= self.num_layers:
-            raise ValueError(f"aux head '{name}': layer {layer} not in 1..{self.num_layers}")
-        if name in self.aux_heads:
-            raise ValueError(f"aux head '{name}' already exists")
-        head = AuxHead(self.layer_dims[layer - 1], vocab_size, layer)
-        dev = self.head.weight.device
-        self.aux_heads[name] = head.to(dev)
-        return head
+        spec = AuxHeadSpec(unit, int(layer), int(hidden_dim))
+        add_aux_heads(self, [spec], {unit: vocab_size})
+        return self.aux_heads[unit]
 
     def forward(self, feats: Tensor, lengths: Tensor) -> ModelOutput:
         """Run the model on padded features.
