@@ -26,6 +26,7 @@ lm_text_words=1000000 # LM text words for the three teacher corpora
 spm_vocab=500         # subword units
 mono_gauss=1000
 mono_utts=1500       # monophone training subset (Kaldi trains mono on a few thousand short utterances)
+tri1_utts=2000       # triphone training subset (alignments of all of data/train come after)
 tri1_leaves=1500
 tri1_gauss=12000
 large=false           # --large: conf/*_large.yaml
@@ -56,6 +57,14 @@ if [ $quick = true ]; then
   abl_opts="--seeds 1 --systems ce,interp,hierarchical"
   [ -n "$decode_opts" ] || decode_opts="--beam 10 --max-active 1000 --lattice-beam 5"
 fi
+# The ablation config, with the decoding options of this run (exp/kd/kd_ablation.yaml when they differ).
+prepare_ablation_conf() {
+  if [ -n "$decode_opts" ]; then
+    mkdir -p exp/kd
+    sed "s|^decode_args:.*|decode_args: \"$decode_opts\"|" conf/kd_ablation$sfx.yaml > exp/kd/kd_ablation.yaml
+    abl_conf=exp/kd/kd_ablation.yaml
+  fi
+}
 # The first N words of a gzipped one-sentence-per-line text (reads it all: no SIGPIPE under pipefail).
 head_words() { gunzip -c "$1" | awk -v max="$2" '{ n += NF } n <= max'; }
 
@@ -97,19 +106,18 @@ fi
 if run 4; then
   log "Stage 4: monophone GMM-HMM exp/mono on $mono_utts utterances (data/train_mono), alignments exp/mono_ali"
   begin
-  steps_py/copy_data_dir.py --with-feats data/train data/train_mono
-  every=$(( ($(wc -l < data/train/feats.scp) + mono_utts - 1) / mono_utts ))
-  awk -v k=$every '(NR - 1) % k == 0' data/train/feats.scp > data/train_mono/feats.scp
-  steps_py/fix_data_dir.py data/train_mono
+  steps_py/subset_data_dir.py data/train $mono_utts data/train_mono
   steps_py/train_mono.py --nj $nj --cmd "$train_cmd" --totgauss $mono_gauss data/train_mono data/lang exp/mono
   steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/mono exp/mono_ali
   finish 4 mono
 fi
 
 if run 5; then
-  log "Stage 5: triphone GMM-HMM on deltas exp/tri1 ($tri1_leaves leaves), alignments exp/tri1_ali (senone targets)"
+  log "Stage 5: triphone GMM-HMM on deltas exp/tri1 ($tri1_leaves leaves, $tri1_utts utterances: data/train_tri1),"
+  log "         alignments of data/train exp/tri1_ali (senone targets)"
   begin
-  steps_py/train_deltas.py --nj $nj --cmd "$train_cmd" $tri1_leaves $tri1_gauss data/train data/lang \
+  steps_py/subset_data_dir.py data/train $tri1_utts data/train_tri1
+  steps_py/train_deltas.py --nj $nj --cmd "$train_cmd" $tri1_leaves $tri1_gauss data/train_tri1 data/lang \
     exp/mono_ali exp/tri1
   steps_py/align_si.py --nj $nj --cmd "$train_cmd" data/train data/lang exp/tri1 exp/tri1_ali
   finish 5 tri1
@@ -125,22 +133,25 @@ if run 6; then
   finish 6 graph_gmm_decode
 fi
 
+# The CE system is the ablation's "ce" system (exp/kd/ce_seed1): trained, its test set
+# decoded and scored once here; stage 11 reuses it (every ablation step skips finished work).
 if run 7; then
-  log "Stage 7: hybrid TDNN, frame CE on fbank against the tri1 alignments: exp/tdnn_ce (conf/am_tdnn$sfx.yaml)"
+  log "Stage 7: hybrid TDNN, frame CE on fbank against the tri1 alignments: exp/kd/ce_seed1"
+  log "         (conf/am_tdnn$sfx.yaml), test decoded through exp/tri1/graph and scored"
   begin
-  steps_py/train_am.py --config conf/am_tdnn$sfx.yaml $am_opts data/train_fbank exp/tri1_ali exp/tdnn_ce
+  prepare_ablation_conf
+  steps_py/run_ablation.py --config $abl_conf --systems ce --seeds 1 \
+    ${am_opts:+--train-args "--config conf/am_tdnn$sfx.yaml $am_opts"} exp/kd/ablation
   finish 7 am_ce
 fi
 
 if run 8; then
-  log "Stage 8: log p(pdf|x) - log prior of data/{dev,test}, decoding through exp/tri1/graph, scoring"
+  log "Stage 8: CE system on dev: log p(pdf|x) - log prior, decoding through exp/tri1/graph, scoring"
   begin
-  for x in dev test; do
-    steps_py/nnet_forward.py --nj $nj --cmd "$decode_cmd" data/${x}_fbank exp/tdnn_ce exp/tdnn_ce/loglikes_$x
-    steps_py/decode.py --nj $nj --cmd "$decode_cmd" $decode_opts exp/tri1/graph data/$x exp/tdnn_ce/loglikes_$x \
-      exp/tdnn_ce/decode_$x
-  done
-  finish 8 am_ce_decode
+  steps_py/nnet_forward.py --nj $nj --cmd "$decode_cmd" data/dev_fbank exp/kd/ce_seed1 exp/kd/ce_seed1/loglikes_dev
+  steps_py/decode.py --nj $nj --cmd "$decode_cmd" $decode_opts exp/tri1/graph data/dev exp/kd/ce_seed1/loglikes_dev \
+    exp/kd/ce_seed1/decode_dev
+  finish 8 am_ce_dev
 fi
 
 if run 9; then
@@ -170,13 +181,9 @@ if run 10; then
 fi
 
 if run 11; then
-  log "Stage 11: KD ablation ($abl_conf): CE, label interpolation, aux heads -> exp/kd/ablation/RESULTS.md"
+  log "Stage 11: KD ablation ($abl_conf): CE (stage 7), label interpolation, aux heads -> exp/kd/ablation/RESULTS.md"
   begin
-  if [ -n "$decode_opts" ]; then  # the ablation's decodes get the same options
-    mkdir -p exp/kd
-    sed "s|^decode_args:.*|decode_args: \"$decode_opts\"|" $abl_conf > exp/kd/kd_ablation.yaml
-    abl_conf=exp/kd/kd_ablation.yaml
-  fi
+  prepare_ablation_conf
   steps_py/run_ablation.py --config $abl_conf $abl_opts \
     ${am_opts:+--train-args "--config conf/am_tdnn$sfx.yaml $am_opts"} exp/kd/ablation
   finish 11 kd_ablation
