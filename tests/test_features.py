@@ -213,6 +213,11 @@ def test_feature_reader_cmvn_deltas_splice(tiny, tmp_path):
     np.testing.assert_allclose(x[:, 39:52], normed, atol=1e-3)  # centre frame, static block
     plain = FeatureReader(tiny, cmvn=False)
     np.testing.assert_array_equal(plain["b-1"], raw["b-1"])
+    # membership answers without reading and without raising: a subset data dir's reader
+    # is asked about every utterance of the full set's alignments (train_deltas on a subset)
+    assert "a-1" in r and "zz-9" not in r and "zz-9" not in plain
+    with pytest.raises(FeatureError, match="zz-9"):
+        r["zz-9"]
 
 
 def test_feature_reader_dim_mismatch_is_named(tmp_path):

@@ -349,6 +349,9 @@ class FeatureReader(Mapping[str, np.ndarray]):
             feats = splice(feats, *self.splice)
         return feats
 
+    def __contains__(self, utt: object) -> bool:
+        return utt in self._feats  # a missing utterance is "not in", never a FeatureError
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._utts)
 

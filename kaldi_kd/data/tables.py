@@ -95,6 +95,9 @@ class ScpReader(Mapping[str, np.ndarray]):
         except Exception as err:
             raise TableError(f"{self.path}: cannot read utterance '{key}': {err}") from err
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._table  # no read (Mapping's default would load the matrix)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._table)
 

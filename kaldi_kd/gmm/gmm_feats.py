@@ -89,6 +89,9 @@ class GmmFeatures(Mapping[str, np.ndarray]):
             return x
         return apply_transform(x, self.matrix)
 
+    def __contains__(self, utt: object) -> bool:
+        return utt in self.reader
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.reader)
 
