@@ -31,7 +31,7 @@ tri1_leaves=1500
 tri1_gauss=12000
 large=false           # --large: conf/*_large.yaml
 quick=false           # --quick: 4 AM epochs, 50 teacher steps, one seed, ce/interp/hierarchical, narrow beams
-decode_opts=""        # extra steps_py/decode.py options, e.g. "--beam 10 --max-active 2000"
+decode_opts=""        # decoding options of every decode (default below: beam 11, lattice beam 6)
 
 . "$(dirname "$0")/steps_py/parse_options.sh"
 
@@ -57,13 +57,17 @@ if [ $quick = true ]; then
   abl_opts="--seeds 1 --systems ce,interp,hierarchical"
   [ -n "$decode_opts" ] || decode_opts="--beam 10 --max-active 1000 --lattice-beam 5"
 fi
-# The ablation config, with the decoding options of this run (exp/kd/kd_ablation.yaml when they differ).
+# Kaldi's nnet decodes use beam 15 with max-active 7000; the embedded lattice decoder has no
+# max-active, and at beam 13 the hybrid AM's flatter posteriors on unseen voices cost an RTF of
+# 0.5-1 on 2 cores (RESULTS.md), so the recipe decodes at beam 11.
+if [ -z "$decode_opts" ]; then
+  decode_opts="--beam 11 --lattice-beam 6"
+fi
+# The ablation config with this run's decoding options: exp/kd/kd_ablation.yaml.
 prepare_ablation_conf() {
-  if [ -n "$decode_opts" ]; then
-    mkdir -p exp/kd
-    sed "s|^decode_args:.*|decode_args: \"$decode_opts\"|" conf/kd_ablation$sfx.yaml > exp/kd/kd_ablation.yaml
-    abl_conf=exp/kd/kd_ablation.yaml
-  fi
+  mkdir -p exp/kd
+  sed "s|^decode_args:.*|decode_args: \"$decode_opts\"|" conf/kd_ablation$sfx.yaml > exp/kd/kd_ablation.yaml
+  abl_conf=exp/kd/kd_ablation.yaml
 }
 # The first N words of a gzipped one-sentence-per-line text (reads it all: no SIGPIPE under pipefail).
 head_words() { gunzip -c "$1" | awk -v max="$2" '{ n += NF } n <= max'; }
