@@ -1,6 +1,7 @@
 # kaldi-kd: two commands on a fresh machine
 #   make setup && make demo    install everything, run the tiny digits recipe end to end
 #   make test                  the test suite (installs first if needed)
+#   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -17,7 +18,7 @@ APT_PROBES := /usr/lib/sctk/bin/sclite /usr/bin/fstinfo /usr/bin/espeak-ng /usr/
               /usr/share/festival/voices/us/cmu_us_slt_arctic_hts
 PYTEST_ARGS ?=
 
-.PHONY: setup apt setup-synth demo test bench clean doctor
+.PHONY: setup apt setup-synth demo synth test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -60,6 +61,10 @@ doctor: setup
 
 demo: setup
 	cd egs/digits/s5 && ./run.sh
+
+# The medium recipe end to end (5 h synthetic read speech; about 50 minutes on 2 cores).
+synth: setup-synth
+	cd egs/synth/s5 && ./run.sh --nj $$(nproc)
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests

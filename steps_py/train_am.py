@@ -7,7 +7,7 @@ e.g.:
     train_am.py --config conf/am_tdnn.yaml data/train exp/tri1_ali exp/tdnn
 
 <ali-dir> holds final.mdl and ali.*.gz (transition-ids).  Writes to <exp-dir>:
-config.yaml, prior_counts, final.mdl, tree, checkpoints/step_*.pt, best.pt, final.pt,
+config.yaml, prior_counts, post_prior_counts (prior_utts > 0), final.mdl, tree, checkpoints/step_*.pt, best.pt, final.pt,
 log/train.log, tensorboard/.
 
 Knowledge distillation from frozen LM teachers (kaldi_kd.kd; the same setup and loop):
@@ -137,6 +137,10 @@ def main(argv=None) -> int:
     else:
         log.info("no auxiliary heads, interp_alpha 0, no teachers: plain CE training")
         summary = run_ce_training(setup, cfg, exp_dir, resume=args.resume)
+    if rank == 0 and cfg.prior_utts > 0:
+        from kaldi_kd.am.forward import write_posterior_priors
+
+        write_posterior_priors(data_dir, exp_dir, cfg.prior_utts, device=str(dev))
     if rank == 0:
         print(f"train_am.py: {summary['step']} steps, best valid CE {summary['best_valid_ce']:.4f}; "
               f"models in {exp_dir}/best.pt, {exp_dir}/final.pt" + (" (no auxiliary heads)" if use_kd else ""))

@@ -12,7 +12,8 @@ alignments and HCLG built on the ordinary HMM topology.
 
 The model is read from ``<am-dir>/<checkpoint>`` (``best.pt`` by default), the feature
 options (CMVN, deltas, splicing) from ``<am-dir>/config.yaml``, the priors from
-``<am-dir>/prior_counts``.
+``<am-dir>/post_prior_counts`` (the model's average posterior) when it exists, else
+``<am-dir>/prior_counts`` (alignment counts); see :mod:`kaldi_kd.am.priors`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import yaml
 
 from kaldi_kd.am.data import FeatureSource
 from kaldi_kd.am.model import HybridModel, main_state_dict, model_from_config
-from kaldi_kd.am.priors import log_priors, read_prior_counts
+from kaldi_kd.am.priors import (POSTERIOR_PRIORS, log_priors, posterior_counts, prior_file, read_prior_counts,
+                                  write_prior_counts)
 from kaldi_kd.data.tables import write_table
 from kaldi_kd.train.checkpoint import load_checkpoint
 from kaldi_kd.train.config import TrainConfig, config_from_dict
@@ -64,15 +66,37 @@ def utterance_loglikes(model: HybridModel, feats: np.ndarray, log_prior: torch.T
     return ll.cpu().numpy()
 
 
+def write_posterior_priors(data_dir: PathLike, am_dir: PathLike, num_utts: int = 500,
+                           checkpoint: str = "best.pt", device: str = "cpu", progress: bool = False) -> Path:
+    """``<am-dir>/post_prior_counts``: the model's posteriors summed over ``num_utts``
+    utterances of ``data_dir`` spread over the set (all when fewer); returns the path."""
+    from kaldi_kd.data.datadir import DataDir
+    from kaldi_kd.data.subset import pick_utts
+
+    cfg = load_train_config(am_dir)
+    model = load_trained_model(am_dir, checkpoint).to(device)
+    utts = pick_utts(DataDir.load(data_dir), num_utts)
+    counts = posterior_counts(model, FeatureSource(data_dir, cfg.data), utts, torch.device(device), progress)
+    out = Path(am_dir) / POSTERIOR_PRIORS
+    write_prior_counts(out, counts)
+    log.info("%s: average posterior of %s over %d utterances of %s", out, checkpoint, len(utts), data_dir)
+    return out
+
+
 def forward_part(part_dir: PathLike, am_dir: PathLike, out_ark: PathLike, out_scp: PathLike,
-                 prior_floor: float = 1e-8, checkpoint: str = "best.pt", device: str = "cpu") -> int:
-    """Write loglikes of every utterance of ``part_dir``; returns the number written."""
+                 prior_floor: float = 1e-8, checkpoint: str = "best.pt", device: str = "cpu",
+                 priors: str = "auto") -> int:
+    """Write loglikes of every utterance of ``part_dir``; returns the number written.
+
+    ``priors``: auto | posterior | alignment (:func:`kaldi_kd.am.priors.prior_file`).
+    """
     torch.set_num_threads(1)
     cfg = load_train_config(am_dir)
     model = load_trained_model(am_dir, checkpoint).to(device)
-    log_prior = log_priors(read_prior_counts(Path(am_dir) / "prior_counts"), prior_floor)
+    counts_file = prior_file(am_dir, priors)
+    log_prior = log_priors(read_prior_counts(counts_file), prior_floor)
     if log_prior.numel() != model.num_pdfs:
-        raise ValueError(f"{Path(am_dir) / 'prior_counts'}: {log_prior.numel()} entries but the "
+        raise ValueError(f"{counts_file}: {log_prior.numel()} entries but the "
                          f"model has {model.num_pdfs} pdfs")
     feats = FeatureSource(part_dir, cfg.data)
     dev = torch.device(device)
@@ -90,8 +114,8 @@ def forward_part(part_dir: PathLike, am_dir: PathLike, out_ark: PathLike, out_sc
 
 
 def forward_job(job: int, data_dir: str, am_dir: str, out_dir: str, nj: int,
-                prior_floor: float, checkpoint: str, device: str) -> int:
+                prior_floor: float, checkpoint: str, device: str, priors: str = "auto") -> int:
     """Job ``job`` of ``nj``: ``<data-dir>/split<nj>/<job>`` -> ``<out-dir>/loglikes.<job>.{ark,scp}``."""
     part = Path(data_dir) / f"split{nj}" / str(job)
     return forward_part(part, am_dir, Path(out_dir) / f"loglikes.{job}.ark",
-                        Path(out_dir) / f"loglikes.{job}.scp", prior_floor, checkpoint, device)
+                        Path(out_dir) / f"loglikes.{job}.scp", prior_floor, checkpoint, device, priors)

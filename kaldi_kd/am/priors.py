@@ -1,8 +1,17 @@
-"""Senone priors for hybrid decoding: counts from alignments -> floored, normalised log priors.
+"""Senone priors for hybrid decoding -> floored, normalised log priors.
 
-Decoding uses scaled likelihoods ``log p(pdf|x) - log p(pdf)``.  Counts are written as
-``exp/<am>/prior_counts`` in Kaldi's text vector form (``[ c0 c1 ... ]``), the file
-Kaldi's nnet3 recipes keep beside the model.
+Decoding uses scaled likelihoods ``log p(pdf|x) - log p(pdf)``.  Two sources, both
+written in Kaldi's text vector form (``[ c0 c1 ... ]``) beside the model:
+
+- ``prior_counts``: pdf counts of the training alignments (nnet1/nnet2 style);
+- ``post_prior_counts``: the trained model's posteriors summed over a spread subset of
+  training utterances (what Kaldi's nnet3 ``adjust_priors`` does with ``post.vec``).
+
+The second is the prior the model's outputs actually carry.  It matters when the main
+head trains on soft targets (label interpolation): the teacher's q gives pdfs that are
+rare in the alignments some posterior mass, and dividing that mass by an alignment prior
+near the floor turns a rare silence state into the best-scoring pdf of every silent
+frame.  :func:`prior_file` picks the posterior counts when they exist.
 """
 
 from __future__ import annotations
@@ -38,6 +47,54 @@ def read_prior_counts(path: PathLike) -> np.ndarray:
         return np.array([float(x) for x in text[1:-1]], dtype=np.float64)
     except ValueError as err:
         raise ValueError(f"{path}: non-numeric entry in prior counts: {err}") from None
+
+
+POSTERIOR_PRIORS = "post_prior_counts"
+ALIGNMENT_PRIORS = "prior_counts"
+
+
+def prior_file(am_dir: PathLike, source: str = "auto") -> Path:
+    """The prior-count file of ``am_dir`` for ``source`` (posterior | alignment | auto).
+
+    ``auto``: ``post_prior_counts`` when it exists, else ``prior_counts``.
+
+    Raises:
+        FileNotFoundError: naming the missing file and the step that writes it.
+    """
+    d = Path(am_dir)
+    if source not in ("auto", "posterior", "alignment"):
+        raise ValueError(f"prior source must be auto, posterior or alignment, got {source!r}")
+    post, ali = d / POSTERIOR_PRIORS, d / ALIGNMENT_PRIORS
+    if source == "posterior" or (source == "auto" and post.is_file()):
+        if not post.is_file():
+            raise FileNotFoundError(f"expected file {post} to exist (steps_py/compute_priors.py writes it)")
+        return post
+    if not ali.is_file():
+        raise FileNotFoundError(f"expected file {ali} to exist (steps_py/train_am.py writes it)")
+    return ali
+
+
+@torch.inference_mode()
+def posterior_counts(model: torch.nn.Module, feats, utts, device: torch.device = torch.device("cpu"),
+                     progress: bool = False) -> np.ndarray:
+    """Sum over the output frames of ``utts`` of ``softmax(logits)``, float64 (P,).
+
+    Args:
+        model: a HybridModel (main head only is used).
+        feats: utt -> (T, F) float32 features, already through the training pipeline.
+        utts: the utterances to average over.
+    """
+    from tqdm import tqdm
+
+    total = None
+    for utt in tqdm(list(utts), desc="posterior priors", unit="utt", disable=not progress):
+        x = torch.from_numpy(np.asarray(feats[utt], dtype=np.float32)).to(device)[None]
+        out = model(x, torch.tensor([x.shape[1]], device=device))
+        p = torch.softmax(out.logits[0].float(), dim=-1).sum(0).double().cpu().numpy()
+        total = p if total is None else total + p
+    if total is None:
+        raise ValueError("posterior priors: no utterances to average over")
+    return total
 
 
 def log_priors(counts: np.ndarray, floor: float = 1e-8) -> torch.Tensor:

@@ -69,6 +69,9 @@ class TrainConfig:
         log_every: log averaged stats every N steps.
         find_unused_parameters: DDP option (needed if some heads get no loss).
         deterministic: torch.use_deterministic_algorithms (slower; CPU tests).
+        prior_utts: after training, the best model's posteriors averaged over this many
+            (spread) training utterances become the decoding prior ``post_prior_counts``
+            (Kaldi nnet3's adjust-priors); 0 leaves the alignment counts ``prior_counts``.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -85,6 +88,7 @@ class TrainConfig:
     log_every: int = 10
     find_unused_parameters: bool = False
     deterministic: bool = False
+    prior_utts: int = 500
 
 
 def _convert(value: Any, default: Any, key: str) -> Any:
