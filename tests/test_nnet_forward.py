@@ -108,3 +108,54 @@ def test_missing_model_is_named(tmp_path):
     (am / "best.pt").unlink()
     with pytest.raises(SystemExit, match="best.pt"):
         _run_forward([str(data), str(am), str(tmp_path / "o")])
+
+
+def _run_script(name, args):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "steps_py" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(args)
+
+
+def test_posterior_priors_are_summed_posteriors_and_used_by_forward(tmp_path):
+    """compute_priors.py writes the model's summed posteriors; forward divides by them."""
+    from kaldi_kd.am.priors import POSTERIOR_PRIORS, prior_file
+
+    data, am, model, pdfs = _am_dir(tmp_path, "tdnn", 1)
+    assert prior_file(am) == am / "prior_counts"                    # auto: no posterior priors yet
+    with pytest.raises(FileNotFoundError, match=POSTERIOR_PRIORS):
+        prior_file(am, "posterior")
+    assert _run_script("compute_priors", ["--num-utts", "5", str(data), str(am)]) == 0
+    post = read_prior_counts(am / POSTERIOR_PRIORS)
+    feats = FeatureSource(data, DataConfig())
+    assert post.shape == (9,) and (post > 0).all()
+    from kaldi_kd.data.datadir import DataDir
+    from kaldi_kd.data.subset import pick_utts
+
+    used = pick_utts(DataDir.load(data), 5)                          # 5 of 8, spread
+    assert post.sum() == pytest.approx(sum(len(pdfs[u]) for u in used), rel=1e-6)  # one unit per frame
+    assert prior_file(am) == am / POSTERIOR_PRIORS                  # auto now prefers them
+    # the unseen pdf 4 (alignment count 0 -> floor) gets its real posterior mass as prior
+    assert post[4] > 0 and read_prior_counts(am / "prior_counts")[4] == 0
+    out = tmp_path / "ll"
+    assert _run_forward(["--nj", "1", str(data), str(am), str(out)]) == 0
+    got = read_table_dict(f"scp:{out / 'loglikes.1.scp'}")
+    utt = sorted(got)[0]
+    x = torch.from_numpy(feats[utt])[None]
+    with torch.no_grad():
+        logits = model.export()(x, torch.tensor([x.shape[1]])).logits[0]
+    ref = (torch.log_softmax(logits, -1) - log_priors(post)).numpy()
+    np.testing.assert_allclose(got[utt], ref, atol=1e-4)
+    # --priors alignment still divides by the alignment counts
+    out2 = tmp_path / "ll2"
+    assert _run_forward(["--nj", "1", "--priors", "alignment", str(data), str(am), str(out2)]) == 0
+    ali = read_table_dict(f"scp:{out2 / 'loglikes.1.scp'}")[utt]
+    np.testing.assert_allclose(ali, (torch.log_softmax(logits, -1) - log_priors(read_prior_counts(am / "prior_counts"))).numpy(), atol=1e-4)
+
+
+def test_compute_priors_names_missing_model(tmp_path, capsys):
+    data, am, _, _ = _am_dir(tmp_path, "tdnn", 1)
+    (am / "best.pt").unlink()
+    assert _run_script("compute_priors", [str(data), str(am)]) == 1
+    assert "best.pt" in capsys.readouterr().err

@@ -164,6 +164,9 @@ def test_train_am_cli_and_resume(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     exp = tmp_path / "exp"
     assert (exp / "final.mdl").exists() and (exp / "best.pt").exists()
+    from kaldi_kd.am.priors import read_prior_counts
+    post = read_prior_counts(exp / "post_prior_counts")          # the model's own posterior priors
+    assert post.shape == (9,) and (post > 0).all()
     step2 = load_checkpoint(exp / "final.pt")["step"]
     p = subprocess.run(cmd[:2] + ["--resume", "--opt", "num_epochs=3"] + cmd[2:], capture_output=True,
                        text=True, env=env)
