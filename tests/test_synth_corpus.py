@@ -60,8 +60,8 @@ def test_plan_is_deterministic_and_heldout_is_disjoint(tmp_path):
     d = plan_corpus(str(lm), str(tmp_path / "db"), big)
     assert _signature(d)["test"] == _signature(a)["test"] and _signature(d)["dev"] == _signature(a)["dev"]
     assert len(d["train"]) > len(a["train"])
-    # estimated hours near the target (0.33 s/word + padding)
-    est = sum((u.text.count(" ") + 1) * 0.33 / j.perturb.speed + 0.3 for u, j in d["train"])
+    # estimated hours near the target (sec_per_word + padding)
+    est = sum((u.text.count(" ") + 1) * big.sec_per_word / j.perturb.speed + 0.3 for u, j in d["train"])
     assert 0.05 * 3600 <= est < 0.05 * 3600 + 10
 
 
