@@ -26,11 +26,11 @@ from typing import Iterator, Tuple, Union
 import numpy as np
 import torch
 import yaml
+from tqdm import tqdm
 
 from kaldi_kd.am.data import FeatureSource
 from kaldi_kd.am.model import HybridModel, main_state_dict, model_from_config
-from kaldi_kd.am.priors import (POSTERIOR_PRIORS, log_priors, posterior_counts, prior_file, read_prior_counts,
-                                  write_prior_counts)
+from kaldi_kd.am.priors import POSTERIOR_PRIORS, log_priors, prior_file, read_prior_counts, write_prior_counts
 from kaldi_kd.data.tables import write_table
 from kaldi_kd.train.checkpoint import load_checkpoint
 from kaldi_kd.train.config import TrainConfig, config_from_dict
@@ -55,15 +55,39 @@ def load_train_config(am_dir: PathLike) -> TrainConfig:
 
 
 @torch.inference_mode()
+def utterance_log_posteriors(model: HybridModel, feats: np.ndarray,
+                             device: torch.device = torch.device("cpu")) -> torch.Tensor:
+    """(T', P) float32 ``log_softmax(logits)`` of one utterance, at the model's output rate."""
+    x = torch.from_numpy(np.asarray(feats, dtype=np.float32)).to(device)[None]
+    out = model(x, torch.tensor([x.shape[1]], device=device))
+    return torch.log_softmax(out.logits[0].float(), dim=-1)
+
+
 def utterance_loglikes(model: HybridModel, feats: np.ndarray, log_prior: torch.Tensor,
                        device: torch.device = torch.device("cpu")) -> np.ndarray:
     """(T, P) float32 ``log_softmax(logits) - log_prior``, one row per input frame."""
-    x = torch.from_numpy(feats).to(device)[None]
-    out = model(x, torch.tensor([x.shape[1]], device=device))
-    ll = torch.log_softmax(out.logits[0].float(), dim=-1) - log_prior.to(device)
+    ll = utterance_log_posteriors(model, feats, device) - log_prior.to(device)
     if model.subsampling > 1:
-        ll = ll.repeat_interleave(model.subsampling, dim=0)[: x.shape[1]]
+        ll = ll.repeat_interleave(model.subsampling, dim=0)[: feats.shape[0]]
     return ll.cpu().numpy()
+
+
+def posterior_counts(model: HybridModel, feats, utts, device: torch.device = torch.device("cpu"),
+                     progress: bool = False) -> np.ndarray:
+    """Sum over the output frames of ``utts`` of ``softmax(logits)``, float64 (P,).
+
+    Args:
+        model: an exported HybridModel (main head).
+        feats: utt -> (T, F) float32 features, already through the training pipeline.
+        utts: the utterances to sum over.
+    """
+    total = None
+    for utt in tqdm(list(utts), desc="posterior priors", unit="utt", disable=not progress):
+        p = utterance_log_posteriors(model, feats[utt], device).exp().sum(0).double().cpu().numpy()
+        total = p if total is None else total + p
+    if total is None:
+        raise ValueError("posterior priors: no utterances to average over")
+    return total
 
 
 def write_posterior_priors(data_dir: PathLike, am_dir: PathLike, num_utts: int = 500,

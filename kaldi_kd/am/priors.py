@@ -74,29 +74,6 @@ def prior_file(am_dir: PathLike, source: str = "auto") -> Path:
     return ali
 
 
-@torch.inference_mode()
-def posterior_counts(model: torch.nn.Module, feats, utts, device: torch.device = torch.device("cpu"),
-                     progress: bool = False) -> np.ndarray:
-    """Sum over the output frames of ``utts`` of ``softmax(logits)``, float64 (P,).
-
-    Args:
-        model: a HybridModel (main head only is used).
-        feats: utt -> (T, F) float32 features, already through the training pipeline.
-        utts: the utterances to average over.
-    """
-    from tqdm import tqdm
-
-    total = None
-    for utt in tqdm(list(utts), desc="posterior priors", unit="utt", disable=not progress):
-        x = torch.from_numpy(np.asarray(feats[utt], dtype=np.float32)).to(device)[None]
-        out = model(x, torch.tensor([x.shape[1]], device=device))
-        p = torch.softmax(out.logits[0].float(), dim=-1).sum(0).double().cpu().numpy()
-        total = p if total is None else total + p
-    if total is None:
-        raise ValueError("posterior priors: no utterances to average over")
-    return total
-
-
 def log_priors(counts: np.ndarray, floor: float = 1e-8) -> torch.Tensor:
     """log of ``normalise(max(counts / sum, floor))`` as a float32 tensor (P,).
 
