@@ -46,7 +46,7 @@ setup-synth: setup
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip 2>/dev/null | grep -v '^WARNING' || true
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION) 2>&1 | grep -v '^WARNING' || true
-	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v '^WARNING' || true
+	@$(PIP) install -q -e '.[dev,hf]' 2>&1 | grep -v '^WARNING' || true
 	@$(PY) -m kaldi_kd.cli doctor >/dev/null || { $(PY) -m kaldi_kd.cli doctor; exit 1; }
 	@touch $@
 	@echo "make setup: done ($(VENV); activate with '. $(VENV)/bin/activate')"

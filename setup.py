@@ -34,6 +34,12 @@ setup(
         "matplotlib>=3.7",
         "tensorboard>=2.12",
     ],
-    extras_require={"dev": ["pytest>=7", "pytest-timeout>=2.1"]},
+    extras_require={
+        "dev": ["pytest>=7", "pytest-timeout>=2.1"],
+        # local Hugging Face LMs as subword teachers (--teacher subword=hf:<dir>); checked with
+        # transformers 5.24.0 / tokenizers 0.23.3 on torch 2.13.0.  transformers does not
+        # depend on torch, so this never replaces the torch that is installed.
+        "hf": ["transformers>=5.0,<6", "tokenizers>=0.22"],
+    },
     entry_points={"console_scripts": ["kaldi-kd=kaldi_kd.cli:main"]},
 )

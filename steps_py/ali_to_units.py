@@ -6,6 +6,8 @@ Usage: steps_py/ali_to_units.py [options] <data-dir> <lang-dir> <ali-dir> <out-d
 
 Reads <ali-dir>/{final.mdl,ali.*.gz} and <data-dir>/text; writes
 <out-dir>/<level>/{units.txt,units.gz,ends.gz} per level and <out-dir>/log/ali_to_units.log.
+The level "word" holds the aligned words themselves (units.txt: <sil> and the transcripts'
+words), which a pretrained Hugging Face teacher tokenises with its own tokenizer.
 Load them with kaldi_kd.units.io.load_unit_segments(<out-dir>, levels).
 """
 
@@ -22,7 +24,8 @@ from kaldi_kd.gmm.lang import Lang
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--levels", default="senone,monophone,subword", help="comma-separated unit levels")
+    p.add_argument("--levels", default="senone,monophone,subword",
+                   help="comma-separated unit levels; 'word' adds word spans (for hf:<dir> teachers)")
     p.add_argument("--spm", default="", help="sentencepiece model (needed for the subword level)")
     p.add_argument("data_dir")
     p.add_argument("lang_dir")
@@ -55,7 +58,7 @@ def main() -> int:
     items = (kv for path in alis for kv in read_int_vectors(str(path)))
     segs, failed = alignment_segments(items, texts, lang, tm, levels, sp)
     for lv in levels:
-        write_segments(out / lv, segs[lv], level_vocab(lv, lang, tm, sp).symbols)
+        write_segments(out / lv, segs[lv], level_vocab(lv, lang, tm, sp, texts).symbols)
         n = len(segs[lv])
         k = sum(len(s) for s in segs[lv].values())
         t = sum(s.num_frames for s in segs[lv].values())

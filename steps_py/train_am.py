@@ -19,6 +19,9 @@ next to config.yaml; final.pt/best.pt hold no auxiliary parameters.
         --aux-heads monophone@2,senone@4,subword@6 --kd-lambda 1.0 --kd-tau 2.0 \\
         --teacher monophone=exp/lm_monophone --teacher senone=exp/lm_senone \\
         --teacher subword=exp/lm_subword data/train exp/tri1_ali exp/tdnn_hier
+    # a local Hugging Face LM as the subword teacher (word spans from <ali-dir>/units/word or --lang)
+    train_am.py --config conf/am_tdnn.yaml --lang data/lang --aux-heads subword@4 --kd-tau 2 \\
+        --teacher subword=hf:/models/gpt2 --hf-case sentence data/train exp/tri1_ali exp/tdnn_gpt2
     # label-interpolation baseline
     train_am.py --config conf/am_tdnn.yaml --interp-alpha 0.3 --teacher senone=exp/lm_senone \\
         data/train exp/tri1_ali exp/tdnn_interp
@@ -43,6 +46,8 @@ from pathlib import Path
 import yaml
 
 from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, KDConfigError, add_kd_arguments, kd_config_from_args
+from kaldi_kd.lm.hf_options import hf_model_dir, is_hf_spec
+from kaldi_kd.units.vocab import WORD_LEVEL
 from kaldi_kd.train.config import apply_overrides, config_from_dict, load_config
 from kaldi_kd.train.loop import init_distributed, resolve_device, setup_logging
 from kaldi_kd.train.setup import prepare_training, run_ce_training
@@ -62,7 +67,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --opt model.hidden_dim=128 (repeatable)")
     p.add_argument("--units-dir", default=None,
                    help="KD: unit segments from ali_to_units.py (default: <ali-dir>/units when it exists)")
-    p.add_argument("--lang", default=None, help="KD: lang dir (to compute segments when there is no units dir)")
+    p.add_argument("--lang", default=None, help="KD: lang dir (to compute segments when there is no units dir; "
+                                                "an hf teacher needs it unless the units dir has a 'word' level)")
     p.add_argument("--spm-model", default=None,
                    help="KD: sentencepiece model (subword segments without a units dir; "
                         "default <subword-teacher>/spm.model)")
@@ -73,9 +79,16 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def teacher_file(spec: str) -> Path:
+    """The file a teacher spec needs: ``<exp>/teacher.pt``, or ``<dir>/config.json`` for ``hf:<dir>``."""
+    if is_hf_spec(spec):
+        return hf_model_dir(spec) / "config.json"
+    return Path(spec) / "teacher.pt"
+
+
 def check_inputs(data_dir: Path, ali_dir: Path, kd: KDConfig) -> None:
     need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
-    need += [Path(d) / "teacher.pt" for d in kd.teachers.values()]
+    need += [teacher_file(spec) for spec in kd.teachers.values()]
     for f in need:
         if not f.exists():
             sys.exit(f"train_am.py: expected file {f} to exist")
@@ -84,14 +97,21 @@ def check_inputs(data_dir: Path, ali_dir: Path, kd: KDConfig) -> None:
 
 
 def load_kd_config(args: argparse.Namespace, exp_dir: Path) -> KDConfig:
-    """The saved ``kd.yaml`` when resuming a KD run, else the KD options (all off by default)."""
+    """The saved ``kd.yaml`` when resuming a KD run, else the KD options (all off by default).
+
+    An hf teacher's soft-target cache defaults to ``<ali-dir>/hf_targets`` (shared by every
+    system trained on those alignments).
+    """
     saved_kd = exp_dir / KD_CONFIG_NAME
     try:
         if args.resume and saved_kd.exists():
             return KDConfig.load(saved_kd).validate()
-        return kd_config_from_args(args)
+        kd = kd_config_from_args(args)
     except KDConfigError as e:
         sys.exit(f"train_am.py: {e}")
+    if kd.hf_units() and "cache" not in kd.hf:
+        kd.hf["cache"] = str(Path(args.ali_dir) / "hf_targets")
+    return kd
 
 
 def load_segments(args: argparse.Namespace, kd: KDConfig):
@@ -99,14 +119,20 @@ def load_segments(args: argparse.Namespace, kd: KDConfig):
     from kaldi_kd.kd.segments import find_spm_model, training_segments
 
     units = kd.needed_units()
+    hf = set(kd.hf_units()) & set(units)  # these teachers tokenise the aligned words themselves
+    levels = [WORD_LEVEL if u in hf else u for u in units]
     units_dir = args.units_dir or Path(args.ali_dir) / "units"
     spm = args.spm_model
-    if spm is None and "subword" in units and args.lang:
+    if spm is None and "subword" in levels and args.lang:
         spm = find_spm_model(kd.teachers["subword"])
     try:
-        return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
+        segs, sizes = training_segments(levels, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"train_am.py: {e}")
+    for u in hf:
+        segs[u] = segs.pop(WORD_LEVEL)
+        sizes.pop(WORD_LEVEL, None)
+    return segs, sizes
 
 
 def main(argv=None) -> int:

@@ -179,3 +179,29 @@ def test_runner_resumes_and_names_failing_step(tmp_path):
         run_ablation(cfg2, tmp_path / "out2", runner=lambda argv, log: 3)
     assert kd_args("interp", cfg2)[:2] == ["--interp-alpha", "0.3"]
     assert kd_args("ce", cfg2) == []
+
+
+def test_ablation_accepts_an_hf_subword_teacher(tmp_path):
+    """hf:<dir> teachers and their --hf-* options reach train_am.py through the ablation YAML."""
+    import yaml
+
+    conf = tmp_path / "abl.yaml"
+    conf.write_text(yaml.safe_dump({"systems": ["ce", "aux_subword", "hierarchical"], "seeds": [1],
+                                    "teachers": {"senone": "exp/lm_senone", "monophone": "exp/lm_monophone",
+                                                 "subword": "hf:/models/gpt2"},
+                                    "hf": {"case": "sentence", "batch_tokens": 512}}))
+    cfg = AblationConfig.load(conf)
+    args = kd_args("aux_subword", cfg)
+    assert args[args.index("--teacher") + 1] == "subword=hf:/models/gpt2"
+    assert args[args.index("--hf-case") + 1] == "sentence" and args[args.index("--hf-batch-tokens") + 1] == "512"
+    assert "--hf-case" in kd_args("hierarchical", cfg) and kd_args("ce", cfg) == []
+    # the generated options parse as train_am.py's KD options
+    import argparse
+
+    from kaldi_kd.kd.config import add_kd_arguments, kd_config_from_args
+
+    kd = kd_config_from_args(add_kd_arguments(argparse.ArgumentParser()).parse_args(args))
+    assert kd.hf_options().case == "sentence" and kd.hf_options().batch_tokens == 512
+    conf.write_text(yaml.safe_dump({"hf": {"lowercase": True}}))
+    with pytest.raises(ValueError, match="unknown hf teacher options"):
+        AblationConfig.load(conf)

@@ -172,3 +172,63 @@ def test_train_kd_names_missing_teacher(world, tmp_path):
     with pytest.raises(SystemExit, match="lm_nothing/teacher.pt"):
         cli.main(["--aux-heads", "senone@2", "--teacher", f"senone={tmp_path}/lm_nothing",
                   str(world["data"]), str(world["ali"]), str(tmp_path / "x")])
+
+
+@pytest.fixture(scope="module")
+def hf_models(world):
+    """A tiny causal (GPT-2) and masked (BERT) LM with tokenizers trained on the world's LM text."""
+    pytest.importorskip("transformers")
+    from hf_tiny import bpe_tokenizer, save_bert, save_gpt2, wordpiece_tokenizer
+
+    lines = (world["dir"] / "lm.txt").read_text().splitlines()
+    d = world["dir"] / "hf"
+    return {"causal": save_gpt2(d / "gpt2", bpe_tokenizer(lines)),
+            "masked": save_bert(d / "bert", wordpiece_tokenizer(lines, vocab_size=60))}
+
+
+@pytest.mark.parametrize("kind", ["causal", "masked"])
+def test_train_kd_with_a_local_hf_teacher(world, hf_models, tmp_path, kind):
+    cli = _load_cli("train_am")
+    exp = tmp_path / kind
+    cache = tmp_path / "cache"
+    args = TRAIN_OPTS + ["--lang", str(world["lang"]), "--aux-heads", "subword@3", "--kd-tau", "2",
+                         "--teacher", f"subword=hf:{hf_models[kind]}", "--hf-cache", str(cache),
+                         str(world["data"]), str(world["ali"]), str(exp)]
+    assert cli.main(args) == 0
+    final = torch.load(exp / "final.pt", map_location="cpu")
+    assert not any(k.startswith("aux_heads.") for k in final["model"])
+    ckpt = torch.load(sorted((exp / "checkpoints").glob("step_*.pt"))[-1], map_location="cpu")["model"]
+    head_units = (exp / "subword_head_units.txt").read_text().splitlines()
+    assert ckpt["aux_heads.subword.net.weight"].shape[0] == len(head_units) > 0
+    log = (exp / "log" / "train.log").read_text()
+    assert f"{kind} " in log and "kl_subword" in log and "0 of 12 utterances cached" in log
+    from kaldi_kd.kd.config import KDConfig
+
+    kd = KDConfig.load(exp)
+    assert kd.teachers["subword"] == f"hf:{hf_models[kind]}" and kd.unit_top_k("subword") == 8
+    assert list(cache.glob("*/part-0-*.pt")) and list(cache.glob("*/meta.json"))
+    # kl values are logged: the KD loss trained on real targets
+    kls = [float(line.split("kl_subword ")[1].split()[0]) for line in log.splitlines() if "kl_subword " in line]
+    assert kls and all(np.isfinite(kls)) and kls[0] > 0
+
+
+def test_train_kd_hf_teacher_from_word_units_reuses_the_cache(world, hf_models, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    units = tmp_path / "units"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, str(ROOT / "steps_py" / "ali_to_units.py"), "--levels", "word",
+                    str(world["data"]), str(world["lang"]), str(world["ali"]), str(units)], check=True, env=env,
+                   capture_output=True)
+    assert (units / "word" / "units.txt").read_text().startswith("<sil> 0\n")
+    cli = _load_cli("train_am")
+    for name in ("sys1", "sys2"):  # two systems on the same alignments: the second reuses the cache
+        args = TRAIN_OPTS + ["--units-dir", str(units), "--aux-heads", "subword@2", "--opt", "max_steps=2",
+                             "--teacher", f"subword=hf:{hf_models['causal']}", str(world["data"]),
+                             str(world["ali"]), str(tmp_path / name)]
+        assert cli.main(args) == 0
+    log = (tmp_path / "sys2" / "log" / "train.log").read_text()
+    assert "12 of 12 utterances cached, 0 to compute" in log
+    assert str(world["ali"] / "hf_targets") in log  # the default cache: <ali-dir>/hf_targets

@@ -32,6 +32,7 @@ import yaml
 from kaldi_kd.am.heads import UNITS
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.kd.results import DecodeResult, read_decode_dir, summarise, write_results
+from kaldi_kd.lm.hf_options import HFOptions, is_hf_spec
 
 log = logging.getLogger("kaldi_kd.kd.ablation")
 
@@ -63,7 +64,9 @@ class AblationConfig:
         head_hidden: hidden width of the aux heads (0: linear projection).
         interp_alpha: the label-interpolation baseline's alpha.
         kd_lambda, kd_tau, top_k: distillation weights (every head alike).
-        teachers: unit -> teacher exp dir.
+        teachers: unit -> teacher exp dir, or ``hf:<dir>`` (subword) for a local Hugging Face LM.
+        hf: options of an hf teacher (``HFOptions`` fields, e.g. ``{case: sentence}``), passed
+            as ``--hf-<name>`` to the systems that use it.
         train_data, test_data, ali_dir, lang, graph: the recipe's dirs.
         exp_root: where ``<system>_seed<s>`` dirs go.
         test_name: decode dir is ``<exp>/decode_<test_name>``.
@@ -82,6 +85,7 @@ class AblationConfig:
     kd_tau: float = 2.0
     top_k: Optional[int] = None
     teachers: Dict[str, str] = field(default_factory=lambda: {u: f"exp/lm_{u}" for u in UNITS})
+    hf: Dict[str, object] = field(default_factory=dict)
     train_data: str = "data/train"
     test_data: str = "data/test"
     ali_dir: str = "exp/tri1_ali"
@@ -107,6 +111,7 @@ class AblationConfig:
         missing = [k for k in DEFAULT_COMMANDS if k not in self.commands]
         if missing:
             raise ValueError(f"ablation config: no command template for {missing}")
+        HFOptions.from_dict(self.hf)  # unknown hf option names fail here, not in every train step
         return self
 
     @classmethod
@@ -149,6 +154,9 @@ def kd_args(system: str, cfg: AblationConfig) -> List[str]:
         args += ["--kd-top-k", str(cfg.top_k)]
     for u in units:
         args += ["--teacher", f"{u}={cfg.teachers[u]}"]
+    if any(is_hf_spec(cfg.teachers[u]) for u in units):
+        for name, value in cfg.hf.items():
+            args += [f"--hf-{name.replace('_', '-')}", str(value)]
     return args
 
 

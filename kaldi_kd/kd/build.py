@@ -20,6 +20,7 @@ from torch import nn
 
 from kaldi_kd.am.heads import add_aux_heads, check_layers
 from kaldi_kd.kd.config import KDConfig, KDConfigError
+from kaldi_kd.kd.hf_engine import build_hf_engine
 from kaldi_kd.kd.objective import KDObjective
 from kaldi_kd.kd.segments import PartialEngine
 from kaldi_kd.kd.soft_targets import SoftTargetEngine
@@ -51,6 +52,9 @@ def build_engines(
     Args:
         vocab_sizes: unit -> size of the segments' vocabulary; checked against the teacher's.
 
+    A unit whose teacher is ``hf:<dir>`` gets a :class:`~kaldi_kd.kd.hf_engine.HFTargetEngine`
+    built from ``segments[unit]`` = utt -> word spans (its head size is the engine's).
+
     Raises:
         KDConfigError: when a unit's segments are missing or the teacher's vocabulary
             differs from the segments'.
@@ -59,6 +63,11 @@ def build_engines(
     for unit in cfg.needed_units():
         if unit not in segments:
             raise KDConfigError(f"no {unit} segments for the training data (needed by the {unit} teacher)")
+        if unit in cfg.hf_units():  # a local Hugging Face LM: segments[unit] holds word spans
+            engines[unit] = PartialEngine(build_hf_engine(
+                cfg.teachers[unit], segments[unit], cfg.hf_options(), cfg.tau(unit), cfg.unit_top_k(unit),
+                subsampling, device))
+            continue
         teacher = loader(cfg.teachers[unit], device)
         if vocab_sizes and unit in vocab_sizes and int(vocab_sizes[unit]) != teacher.vocab_size:
             raise KDConfigError(

@@ -11,6 +11,7 @@ Command-line forms (see :func:`add_kd_arguments`)::
     --teacher senone=exp/lm_senone --teacher subword=exp/lm_subword
     --interp-alpha 0.3                               (label interpolation on the main head)
     --kd-top-k 32
+    --teacher subword=hf:/models/gpt2 --hf-case sentence   (a local Hugging Face LM; --hf-* options)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import yaml
 
 from kaldi_kd.am.heads import UNITS, AuxHeadSpec, parse_aux_heads
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.lm.hf_options import HF_DEFAULT_TOP_K, OPTION_HELP, HFOptions, HFOptionsError, is_hf_spec
 
 KD_CONFIG_NAME = "kd.yaml"
 
@@ -43,7 +45,9 @@ class KDConfig:
         default_lambda / default_tau: for heads not named in the dicts.
         top_k: keep the teacher's k most probable units per segment (None: dense).
         interp_alpha: label interpolation weight on the main head (needs a senone teacher).
-        teachers: unit -> teacher exp dir (``exp/lm_<unit>``).
+        teachers: unit -> teacher exp dir (``exp/lm_<unit>``), or ``hf:<dir>`` for a local
+            Hugging Face LM as the subword teacher.
+        hf: options of an hf teacher (:class:`~kaldi_kd.lm.hf_options.HFOptions` fields).
     """
 
     aux_heads: str = ""
@@ -54,6 +58,7 @@ class KDConfig:
     top_k: Optional[int] = None
     interp_alpha: float = 0.0
     teachers: Dict[str, str] = field(default_factory=dict)
+    hf: Dict[str, object] = field(default_factory=dict)
 
     @property
     def specs(self) -> List[AuxHeadSpec]:
@@ -71,6 +76,20 @@ class KDConfig:
         if self.interp_alpha > 0 and "senone" not in units:
             units.append("senone")
         return units
+
+    def hf_units(self) -> List[str]:
+        """Units whose teacher is a Hugging Face model (``hf:<dir>``)."""
+        return [u for u, spec in self.teachers.items() if is_hf_spec(spec)]
+
+    def hf_options(self) -> HFOptions:
+        """The hf teacher options (defaults where not given)."""
+        return HFOptions.from_dict(self.hf)
+
+    def unit_top_k(self, unit: str) -> Optional[int]:
+        """top_k for ``unit``'s teacher: an hf teacher is never dense (default 8)."""
+        if unit in self.hf_units():
+            return self.top_k or HF_DEFAULT_TOP_K
+        return self.top_k
 
     @property
     def enabled(self) -> bool:
@@ -91,6 +110,14 @@ class KDConfig:
         for unit in list(self.kd_lambda) + list(self.kd_tau):
             if unit not in heads and not (unit == "senone" and self.interp_alpha > 0):
                 raise KDConfigError(f"a weight or temperature is given for '{unit}' but there is no {unit} head")
+        for unit in self.hf_units():
+            if unit != "subword":
+                raise KDConfigError(f"--teacher {unit}={self.teachers[unit]}: a Hugging Face LM can only be the "
+                                    "subword teacher")
+        try:
+            self.hf_options().validate()
+        except HFOptionsError as e:
+            raise KDConfigError(str(e)) from None
         for unit in self.needed_units():
             if unit not in self.teachers:
                 raise KDConfigError(f"the config needs a {unit} teacher: give --teacher {unit}=exp/lm_{unit}")
@@ -157,7 +184,12 @@ def add_kd_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     g.add_argument("--kd-top-k", type=int, default=d.top_k, help="top-k teacher targets (default: dense)")
     g.add_argument("--interp-alpha", type=float, default=d.interp_alpha,
                    help="label interpolation weight on the main head (needs --teacher senone=...)")
-    g.add_argument("--teacher", action="append", default=[], help="unit=exp/lm_<unit> (repeatable)")
+    g.add_argument("--teacher", action="append", default=[],
+                   help="unit=exp/lm_<unit> (repeatable); subword=hf:<dir> for a local Hugging Face LM")
+    h = parser.add_argument_group("Hugging Face teacher (--teacher subword=hf:<dir>)")
+    for name, value in HFOptions().to_dict().items():
+        h.add_argument(f"--hf-{name.replace('_', '-')}", type=type(value), default=None,
+                       help=OPTION_HELP[name] + (f" (default {value!r})" if value != "" else ""))
     return parser
 
 
@@ -178,5 +210,6 @@ def kd_config_from_args(args: argparse.Namespace) -> KDConfig:
         top_k=args.kd_top_k,
         interp_alpha=float(args.interp_alpha),
         teachers={k: str(v) for k, v in teachers.items()},
+        hf={k: getattr(args, f"hf_{k}") for k in HFOptions().to_dict() if getattr(args, f"hf_{k}", None) is not None},
     )
     return cfg.validate()

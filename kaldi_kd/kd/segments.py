@@ -53,6 +53,9 @@ def training_segments(
 ) -> Tuple[Dict[str, Dict[str, Segments]], Dict[str, int]]:
     """(level -> utt -> Segments, level -> vocabulary size) for the levels KD needs.
 
+    The level "word" (what a pretrained ``hf:<dir>`` teacher tokenises itself) comes back
+    as utt -> word spans ``[(word or None, start, end), ...]`` instead of Segments.
+
     Args:
         levels: unit levels.
         ali_dir: alignment dir (``final.mdl``, ``ali.*.gz``).
@@ -62,13 +65,18 @@ def training_segments(
     Raises:
         FileNotFoundError / ValueError: naming what is missing.
     """
+    from kaldi_kd.units.vocab import WORD_LEVEL
+
     if units_dir is not None and all((Path(units_dir) / lv / "units.gz").exists() for lv in levels):
         from kaldi_kd.lm.corpus import read_vocab
         from kaldi_kd.units.io import load_unit_segments
 
         log.info("unit segments from %s", units_dir)
-        sizes = {lv: len(read_vocab(Path(units_dir) / lv / "units.txt")) for lv in levels}
-        return load_unit_segments(units_dir, levels), sizes
+        symbols = {lv: read_vocab(Path(units_dir) / lv / "units.txt") for lv in levels}
+        segs = load_unit_segments(units_dir, levels)
+        if WORD_LEVEL in levels:
+            segs[WORD_LEVEL] = _spans(segs[WORD_LEVEL], symbols[WORD_LEVEL])
+        return segs, {lv: len(sym) for lv, sym in symbols.items()}
     if lang_dir is None or data_dir is None:
         raise FileNotFoundError(
             f"no units dir with {', '.join(levels)} (steps_py/ali_to_units.py) and no --lang to compute them"
@@ -89,12 +97,23 @@ def training_segments(
     tm = read_transition_model(str(Path(ali_dir) / "final.mdl"))
     files = sorted(Path(ali_dir).glob("ali.*.gz"), key=lambda p: int(p.name.split(".")[1]))
     items = ((u, a.copy()) for f in files for u, a in read_int_vectors(str(f)))
-    segs, failed = alignment_segments(items, read_text(Path(data_dir) / "text"), lang, tm, list(levels), sp)
+    texts = read_text(Path(data_dir) / "text")
+    segs, failed = alignment_segments(items, texts, lang, tm, list(levels), sp)
     for lv in levels:
         log.info("%s segments for %d utterances (%d failed)", lv, len(segs[lv]), len(failed))
         if not segs[lv]:
             raise ValueError(f"no {lv} segments could be built from {ali_dir} (see the warnings)")
-    return segs, {lv: len(level_vocab(lv, lang, tm, sp)) for lv in levels}
+    sizes = {lv: len(level_vocab(lv, lang, tm, sp, texts)) for lv in levels}
+    if WORD_LEVEL in levels:
+        segs[WORD_LEVEL] = _spans(segs[WORD_LEVEL], level_vocab(WORD_LEVEL, lang, texts=texts).symbols)
+    return segs, sizes
+
+
+def _spans(word_segs: Dict[str, Segments], symbols: Sequence[str]) -> Dict[str, list]:
+    """utt -> word spans of word-level Segments."""
+    from kaldi_kd.units.alignment import segments_to_spans
+
+    return {u: segments_to_spans(s, symbols) for u, s in word_segs.items()}
 
 
 class PartialEngine:

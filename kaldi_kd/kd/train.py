@@ -50,6 +50,18 @@ def strip_aux_heads(path: PathLike, kd_cfg: Optional[KDConfig] = None) -> bool:
     return True
 
 
+def write_head_units(engines: Mapping[str, Any], exp_dir: PathLike) -> None:
+    """``<exp>/<unit>_head_units.txt`` (``<unit-id> <lm-token-id> <token>``) for each hf teacher's head."""
+    from kaldi_kd.data.atomic import write_text_atomic
+
+    for unit, eng in engines.items():
+        eng = getattr(eng, "engine", eng)
+        if getattr(eng, "head_symbols", None) is None:
+            continue
+        lines = (f"{i} {int(t)} {s}\n" for i, (t, s) in enumerate(zip(eng.head_tokens, eng.head_symbols)))
+        write_text_atomic(Path(exp_dir) / f"{unit}_head_units.txt", "".join(lines))
+
+
 def run_kd_training(
     setup: Any,
     cfg: Any,
@@ -82,9 +94,11 @@ def run_kd_training(
         objective: Any = CEObjective()
     else:
         objective = setup_kd(kd_cfg, setup.model, segments or {}, device, loader, vocab_sizes=vocab_sizes)
+        if _world()[0] == 0:
+            write_head_units(objective.engines, exp_dir)
         log.info("KD: heads %s, lambdas %s, taus %s, interp_alpha %.3f, top_k %s",
                  format_aux_heads(head_specs(setup.model)) or "-", objective.lambdas, objective.taus,
-                 kd_cfg.interp_alpha, kd_cfg.top_k)
+                 kd_cfg.interp_alpha, {u: kd_cfg.unit_top_k(u) for u in kd_cfg.needed_units()})
     summary = train(setup.model, objective, setup.train_loader, setup.valid_loader, cfg, exp_dir,
                     resume=resume, device=device)
     if _world()[0] == 0:

@@ -13,6 +13,8 @@
   ``start + round(F * C_i / C_n)`` with C_i the cumulative count, forced strictly
   increasing; a word with fewer frames F than pieces keeps its first F pieces only.
   Silence spans are ``<sil>`` units; consecutive silence merges into one segment.
+- word: one segment per word span (ids of :func:`kaldi_kd.units.vocab.word_vocab`, 0 =
+  ``<sil>``), what a pretrained LM teacher tokenises itself (:mod:`kaldi_kd.units.lm_words`).
 
 Phone instances follow Kaldi's SplitToPhones (both reordered and plain alignments).
 """
@@ -20,7 +22,7 @@ Phone instances follow Kaldi's SplitToPhones (both reordered and plain alignment
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -214,6 +216,30 @@ def split_frames(start: int, end: int, weights: Sequence[int]) -> List[int]:
 
 def piece_weight(piece: str) -> int:
     return max(1, len(piece.replace("\u2581", "")))
+
+
+def word_segments(spans: Sequence[Span], word_index: Mapping[str, int], sil_id: int = 0) -> Segments:
+    """Word segments (ids from ``word_index``) from word spans; silence spans → ``sil_id``, merged.
+
+    Raises:
+        KeyError: naming a word missing from ``word_index``.
+    """
+    units: List[int] = []
+    ends: List[int] = []
+    for word, s, e in spans:
+        unit = sil_id if word is None else word_index[word]
+        if word is None and units and units[-1] == sil_id and ends[-1] == s:
+            ends[-1] = e
+            continue
+        units.append(unit)
+        ends.append(e)
+    return Segments(np.array(units, np.int32), np.array(ends, np.int32))
+
+
+def segments_to_spans(seg: Segments, symbols: Sequence[str], sil_id: int = 0) -> List[Span]:
+    """Inverse of :func:`word_segments`: (word or None, start, end) per segment."""
+    starts = seg.starts
+    return [(None if u == sil_id else symbols[u], int(s), int(e)) for u, s, e in zip(seg.units, starts, seg.ends)]
 
 
 def subword_segments(spans: Sequence[Span], sp, sil_id: int) -> Segments:

@@ -13,16 +13,19 @@ import numpy as np
 
 
 from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
-                                      senone_segments, subword_segments, word_spans)
+                                      senone_segments, subword_segments, word_segments, word_spans)
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments
-from kaldi_kd.units.vocab import LEVELS, UnitVocab, monophone_vocab, senone_vocab, subword_vocab
+from kaldi_kd.units.vocab import LEVELS, WORD_LEVEL, UnitVocab, monophone_vocab, senone_vocab, subword_vocab, word_vocab
 
 log = logging.getLogger("kaldi_kd.units")
 
 
-def level_vocab(level: str, lang: Lang, trans_model=None, sp=None) -> UnitVocab:
-    """The vocabulary of ``level`` (same as the text side's, so teacher and AM agree)."""
+def level_vocab(level: str, lang: Lang, trans_model=None, sp=None, texts=None) -> UnitVocab:
+    """The vocabulary of ``level`` (same as the text side's, so teacher and AM agree;
+    the word level's comes from the transcripts ``texts``)."""
+    if level == WORD_LEVEL:
+        return word_vocab(texts or {})
     if level == "senone":
         return senone_vocab(trans_model.num_pdfs)
     if level == "monophone":
@@ -47,7 +50,7 @@ def alignment_segments(
         texts: utt → transcript words (needed for "subword").
         lang: Lang of the lang dir the alignments were made with.
         trans_model: the TransitionModel of the alignments' final.mdl.
-        levels: subset of LEVELS.
+        levels: subset of LEVELS, or "word" (word spans; vocabulary :func:`word_vocab` of ``texts``).
         sp: sentencepiece processor (for "subword").
 
     Returns:
@@ -56,6 +59,7 @@ def alignment_segments(
     tt = TransitionTables.from_model(trans_model)
     _, phone_map = monophone_vocab(lang)
     sil_id = subword_vocab(sp).sil_id if "subword" in levels else -1
+    word_index = {w: i for i, w in enumerate(word_vocab(texts).symbols)} if WORD_LEVEL in levels else {}
     out: Dict[str, Dict[str, Segments]] = {lv: {} for lv in levels}
     failed: List[str] = []
     for utt, ali in alignments:
@@ -65,11 +69,14 @@ def alignment_segments(
                 segs["senone"] = senone_segments(ali, tt, utt)
             if "monophone" in levels:
                 segs["monophone"] = monophone_segments(ali, tt, phone_map, utt)
-            if "subword" in levels:
+            if "subword" in levels or WORD_LEVEL in levels:
                 if utt not in texts:
                     raise AlignmentError(f"{utt}: no transcript")
                 spans = word_spans(phone_instances(ali, tt, utt), lang, texts[utt], utt)
-                segs["subword"] = subword_segments(spans, sp, sil_id)
+                if "subword" in levels:
+                    segs["subword"] = subword_segments(spans, sp, sil_id)
+                if WORD_LEVEL in levels:
+                    segs[WORD_LEVEL] = word_segments(spans, word_index)
         except AlignmentError as e:
             log.warning("skipping %s", e)
             failed.append(utt)

@@ -6,12 +6,14 @@
   SPN keep their own names); <eps> and disambiguation symbols have no unit.
 - subword: the sentencepiece model's pieces in id order; the model is trained with
   ``<sil>`` as a user-defined symbol, which is the silence unit.
+- word (not a teacher level of its own): ``<sil>`` then the transcripts' words, for the
+  word spans a pretrained LM teacher tokenises (:func:`word_vocab`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
@@ -67,6 +69,20 @@ def monophone_vocab(lang: Lang) -> "tuple[UnitVocab, np.ndarray]":
             symbols.append(base)
         phone_map[pid] = index[base]
     return UnitVocab("monophone", symbols, 0), phone_map
+
+
+WORD_LEVEL = "word"
+
+
+def word_vocab(texts: Mapping[str, Sequence[str]]) -> UnitVocab:
+    """``<sil>`` (id 0), then the transcripts' distinct words sorted: the word level's units.
+
+    Word segments (spans of aligned words) serve pretrained LM teachers, which tokenise
+    the words themselves; the vocabulary is the transcripts' own words, so no word is
+    lost to the lexicon's OOV symbol.
+    """
+    words = sorted({w for ws in texts.values() for w in ws} - {SIL})
+    return UnitVocab(WORD_LEVEL, [SIL] + words, 0)
 
 
 def subword_vocab(sp) -> UnitVocab:
