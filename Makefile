@@ -2,6 +2,7 @@
 #   make setup && make demo    install everything, run the tiny digits recipe end to end
 #   make test                  the test suite (installs first if needed)
 #   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
+#   make learning-curve        the KD learning curve on the synth corpus (egs/synth/s5/run_learning_curve.sh)
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -25,7 +26,7 @@ SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods
 APT_INSTALL := tools/apt_install.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup apt setup-synth demo synth test bench clean doctor
+.PHONY: setup apt setup-synth demo synth learning-curve test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -60,6 +61,10 @@ demo: setup
 # The medium recipe end to end (5 h synthetic read speech; about 50 minutes on 2 cores).
 synth: setup-synth
 	cd egs/synth/s5 && ./run.sh --nj $$(nproc)
+
+# The KD learning curve on the synth corpus (0.5 / 1 / 2 h, dev-tuned, 3 seeds; hours of CPU, resumable).
+learning-curve: setup-synth
+	cd egs/synth/s5 && ./run.sh --stop-stage 3 --nj $$(nproc) && ./run_learning_curve.sh --nj $$(nproc)
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests

@@ -20,7 +20,10 @@ def main() -> None:
     # options (defaults: kaldi_kd.lm.train.LMConfig)
     p.add_argument("--config", default=None, help="YAML with LMConfig fields")
     p.add_argument("--kind", default=None, choices=["causal", "masked", "bidir"], help="overrides config")
+    p.add_argument("--span", default=None, choices=["none", "phone", "word"],
+                   help="overrides config: hide the predicted unit's whole phone / word")
     p.add_argument("--max-steps", type=int, default=None, help="overrides config")
+    p.add_argument("--patience", type=int, default=None, help="overrides config (early stopping; 0 = off)")
     p.add_argument("--device", default=None, help="overrides config (auto|cpu|cuda)")
     p.add_argument("--num-threads", type=int, default=None, help="overrides config (torch CPU threads)")
     p.add_argument("--resume", action="store_true", help="continue from <exp-dir>/ckpt/last.pt")
@@ -28,7 +31,7 @@ def main() -> None:
     p.add_argument("corpus_dir")
     p.add_argument("exp_dir")
     a = p.parse_args()
-    overrides = dict(kind=a.kind, max_steps=a.max_steps, device=a.device, num_threads=a.num_threads)
+    overrides = dict(kind=a.kind, span=a.span, max_steps=a.max_steps, patience=a.patience, device=a.device, num_threads=a.num_threads)
     if a.config:
         if not Path(a.config).exists():
             sys.exit(f"train_lm.py: expected file {a.config} to exist")

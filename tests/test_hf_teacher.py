@@ -71,6 +71,7 @@ def test_known_words_map_to_tokens_and_frames_by_characters(models):
                                             ids("##our")]
     assert toks.segments.ends.tolist() == [5, 15, 19, 25, 34, 36, 42]
     assert toks.target_pos.tolist() == [-1, 1, 2, 3, -1, 4, 5]
+    assert toks.segments.bounds.tolist() == [2, 2, 2, 0, 2, 2, 0]  # group codes: words open at their first token
 
 
 def test_fewer_frames_than_tokens_keeps_the_first_tokens(models):

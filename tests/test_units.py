@@ -101,13 +101,20 @@ def test_text_units_equal_forced_alignment(world, level):
         spans = word_spans(inst, lang, words)
         items = _realisation(spans)
         checked_sil += sum(1 for i in items[1:-1] if i is None)
+        starts = [s for _, s, _ in spans]
         if level == "senone":
-            ref = senone_segments(ali, tt).units
+            seg = senone_segments(ali, tt, word_starts=starts)
         elif level == "monophone":
-            ref = monophone_segments(ali, tt, phone_map).units
+            seg = monophone_segments(ali, tt, phone_map, word_starts=starts)
         else:
-            ref = subword_segments(spans, sp, sp.piece_to_id(SIL)).units
-        assert conv.units(items).tolist() == ref.tolist(), (words, items)
+            seg = subword_segments(spans, sp, sp.piece_to_id(SIL))
+        units, bounds = conv.units_and_bounds(items)
+        assert units.tolist() == seg.units.tolist(), (words, items)
+        # group codes: the text side and the alignment side agree unit by unit
+        assert bounds.tolist() == seg.bounds.tolist(), (words, items)
+        assert int((bounds == 2).sum()) == len(items)  # one word start per word or silence
+        if level == "senone":
+            assert int((bounds >= 1).sum()) == len(inst)  # one phone start per phone instance
     assert checked_sil > 0  # some alignments chose inner optional silence
 
 
@@ -166,6 +173,8 @@ def test_segments_io_round_trip(world, tmp_path):
         write_segments(tmp_path / lv, segs[lv], level_vocab(lv, world["lang"], world["tm"], world["sp"]).symbols)
     back = load_unit_segments(tmp_path, levels)
     for lv in levels:
+        assert (tmp_path / lv / "bounds.gz").exists()
+        assert all(s.bounds is not None for s in back[lv].values())
         assert back[lv] == segs[lv]
         assert all(s.num_frames == len(dict(alis)[u]) for u, s in back[lv].items())
 

@@ -23,7 +23,7 @@ import logging
 import shlex
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
@@ -64,6 +64,8 @@ class AblationConfig:
         head_hidden: hidden width of the aux heads (0: linear projection).
         interp_alpha: the label-interpolation baseline's alpha.
         kd_lambda, kd_tau, top_k: distillation weights (every head alike).
+        system_options: system -> overrides of the options above for that system only
+            (keys from :data:`SYSTEM_OPTION_KEYS`), e.g. the dev-tuned values of each system.
         teachers: unit -> teacher exp dir, or ``hf:<dir>`` (subword) for a local Hugging Face LM.
         hf: options of an hf teacher (``HFOptions`` fields, e.g. ``{case: sentence}``), passed
             as ``--hf-<name>`` to the systems that use it.
@@ -84,6 +86,7 @@ class AblationConfig:
     kd_lambda: float = 1.0
     kd_tau: float = 2.0
     top_k: Optional[int] = None
+    system_options: Dict[str, Dict[str, object]] = field(default_factory=dict)
     teachers: Dict[str, str] = field(default_factory=lambda: {u: f"exp/lm_{u}" for u in UNITS})
     hf: Dict[str, object] = field(default_factory=dict)
     train_data: str = "data/train"
@@ -108,6 +111,13 @@ class AblationConfig:
             raise ValueError(f"unknown ablation system(s) {bad}; choose from {', '.join(SYSTEMS)}")
         if not self.seeds:
             raise ValueError("ablation needs at least one seed")
+        for system, opts in self.system_options.items():
+            if system not in SYSTEMS:
+                raise ValueError(f"system_options: unknown system {system!r}")
+            bad_keys = sorted(set(opts) - set(SYSTEM_OPTION_KEYS))
+            if bad_keys:
+                raise ValueError(f"system_options of {system}: unknown keys {bad_keys} (allowed: "
+                                 f"{', '.join(SYSTEM_OPTION_KEYS)})")
         missing = [k for k in DEFAULT_COMMANDS if k not in self.commands]
         if missing:
             raise ValueError(f"ablation config: no command template for {missing}")
@@ -130,6 +140,17 @@ class AblationConfig:
         write_text_atomic(path, yaml.safe_dump(asdict(self), sort_keys=False))
 
 
+SYSTEM_OPTION_KEYS = ("layers", "head_hidden", "interp_alpha", "kd_lambda", "kd_tau", "top_k")
+
+
+def system_config(cfg: AblationConfig, system: str) -> AblationConfig:
+    """``cfg`` with ``system``'s own options (``system_options``) applied."""
+    opts = dict(cfg.system_options.get(system, {}))
+    if "layers" in opts:
+        opts["layers"] = {**cfg.layers, **opts["layers"]}
+    return replace(cfg, **opts) if opts else cfg
+
+
 def system_units(system: str) -> List[str]:
     """The aux-head units of a system (interp and CE have none)."""
     if system == "hierarchical":
@@ -141,6 +162,7 @@ def system_units(system: str) -> List[str]:
 
 def kd_args(system: str, cfg: AblationConfig) -> List[str]:
     """The train_am.py distillation options of ``system`` (see :func:`kaldi_kd.kd.config.add_kd_arguments`)."""
+    cfg = system_config(cfg, system)
     if system == "ce":
         return []
     if system == "interp":

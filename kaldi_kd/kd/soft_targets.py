@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from kaldi_kd.lm.teacher import Teacher
-from kaldi_kd.units.segments import Segments
+from kaldi_kd.units.segments import WORD_START, Segments
 
 
 @dataclass
@@ -111,6 +111,21 @@ class SoftTargetEngine:
         except KeyError:
             raise KeyError(f"SoftTargetEngine: no unit segments for utterance {utt}") from None
 
+    def _bounds(self, utts: List[str], kmax: int) -> torch.Tensor:
+        """(N, kmax) group codes of the utterances' segments (padding opens words).
+
+        Raises:
+            ValueError: naming an utterance whose segments carry no group codes.
+        """
+        out = torch.full((len(utts), kmax), WORD_START, dtype=torch.long)
+        for row, u in enumerate(utts):
+            b = self._lookup(u).bounds
+            if b is None:
+                raise ValueError(f"SoftTargetEngine: utterance {u} has no group codes, which a span-masked teacher "
+                                 "needs (rerun steps_py/ali_to_units.py to write bounds.gz)")
+            out[row, : len(b)] = torch.from_numpy(b.astype(np.int64))
+        return out
+
     def _run_teacher(self, utts: List[str], device: torch.device) -> List[SegmentTargets]:
         """(q or top-k values, top-k indices or None, sum q log q) per utterance, on ``device``."""
         _to_device(self.teacher, device)
@@ -127,8 +142,10 @@ class SoftTargetEngine:
             lengths = torch.tensor([len(seqs[g]) for g in group], dtype=torch.long)
             for row, g in enumerate(group):
                 units[row, : len(seqs[g])] = torch.from_numpy(seqs[g].astype(np.int64))
+            bounds = self._bounds([utts[g] for g in group], kmax) if teacher_span(self.teacher) != "none" else None
             with torch.no_grad():
-                logits = teacher_logits(self.teacher, units.to(device), lengths.to(device))
+                logits = teacher_logits(self.teacher, units.to(device), lengths.to(device),
+                                        None if bounds is None else bounds.to(device))
                 log_q = torch.log_softmax(logits.float() / self.tau, dim=-1)
                 q = log_q.exp()
                 if self.top_k is None:
@@ -224,12 +241,22 @@ class SoftTargetEngine:
         return SoftTargets(None, values[idx_t], indices, mask_t, neg_ent)
 
 
-def teacher_logits(teacher: Teacher, units: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """``segment_logits`` when the teacher has it, else log ``segment_probs`` (same softmax at any tau)."""
+def teacher_span(teacher: Teacher) -> str:
+    """What a teacher hides with a predicted unit: "none", "phone" or "word"."""
+    return getattr(teacher, "span", "none")
+
+
+def teacher_logits(teacher: Teacher, units: torch.Tensor, lengths: torch.Tensor,
+                   bounds: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``segment_logits`` when the teacher has it, else log ``segment_probs`` (same softmax at any tau).
+
+    ``bounds`` (group codes) are passed only to span-masked teachers.
+    """
+    extra = {"bounds": bounds} if teacher_span(teacher) != "none" else {}
     fn = getattr(teacher, "segment_logits", None)
     if fn is not None:
-        return fn(units, lengths)
-    return torch.log(teacher.segment_probs(units, lengths).float().clamp_min(1e-30))
+        return fn(units, lengths, **extra)
+    return torch.log(teacher.segment_probs(units, lengths, **extra).float().clamp_min(1e-30))
 
 
 def _to_device(teacher: Teacher, device: torch.device) -> None:

@@ -2,7 +2,10 @@
 
 A unit-corpus directory (written by ``steps_py/make_unit_corpus.py``) holds
 ``units.txt`` (the vocabulary: ``<symbol> <id>`` per line, ids 0..V-1),
-``train.txt.gz`` and ``valid.txt.gz``.
+``train.txt.gz`` and ``valid.txt.gz``, and beside them the units' group codes
+``train.bounds.gz`` / ``valid.bounds.gz`` (one digit per unit, 2 = opens a word,
+1 = opens a phone, 0 = continues; see :mod:`kaldi_kd.units.segments`), which
+span-masked teachers need.
 """
 
 from __future__ import annotations
@@ -43,6 +46,42 @@ def iter_sequences(path: PathLike, vocab_size: int = 0) -> Iterator[np.ndarray]:
             yield seq
 
 
+def iter_bounds(path: PathLike) -> Iterator[np.ndarray]:
+    """Stream int8 group-code rows of a ``*.bounds.gz`` file (empty lines skipped, as the units).
+
+    Raises:
+        ValueError: naming file and line for a character other than 0, 1, 2.
+    """
+    with open_text(path) as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            row = np.frombuffer(line.encode("ascii", "replace"), dtype=np.uint8).astype(np.int16) - ord("0")
+            if row.min() < 0 or row.max() > 2 or row[0] != 2:
+                raise ValueError(f"{path}:{lineno}: expected group codes 0/1/2 starting with 2")
+            yield row.astype(np.int8)
+
+
+def load_bounds(path: PathLike, sequences: List[np.ndarray]) -> List[np.ndarray]:
+    """Group codes of a unit-corpus file, checked against its ``sequences``.
+
+    Raises:
+        FileNotFoundError: naming the missing file (made by make_unit_corpus.py).
+        ValueError: naming file and line when a row's length differs from its sequence's.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"expected file {path} to exist (span-masked teachers need group codes: "
+                                "rerun steps_py/make_unit_corpus.py)")
+    rows = list(iter_bounds(path))
+    if len(rows) != len(sequences):
+        raise ValueError(f"{path}: {len(rows)} rows for {len(sequences)} unit sequences")
+    for i, (b, s) in enumerate(zip(rows, sequences), 1):
+        if len(b) != len(s):
+            raise ValueError(f"{path}: row {i} has {len(b)} codes for {len(s)} units")
+    return rows
+
+
 def load_sequences(path: PathLike, vocab_size: int = 0) -> List[np.ndarray]:
     """All sequences of a unit-corpus file as a list of int32 arrays."""
     return list(iter_sequences(path, vocab_size))
@@ -76,4 +115,5 @@ def write_vocab(path: PathLike, symbols: Sequence[str]) -> None:
 def corpus_files(corpus_dir: PathLike) -> dict:
     """Paths of a unit-corpus directory's files (not checked)."""
     d = Path(corpus_dir)
-    return {"vocab": d / "units.txt", "train": d / "train.txt.gz", "valid": d / "valid.txt.gz"}
+    return {"vocab": d / "units.txt", "train": d / "train.txt.gz", "valid": d / "valid.txt.gz",
+            "train_bounds": d / "train.bounds.gz", "valid_bounds": d / "valid.bounds.gz"}

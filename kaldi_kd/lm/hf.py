@@ -112,6 +112,7 @@ class HFTeacher:
 
     Attributes:
         kind: "causal" | "masked".
+        span: "word" for the masked teacher (it masks whole words by ``bounds``), else "none".
         vocab_size: V, the LM's output vocabulary (token ids 0..V-1).
         model_dir: where it was loaded from.
         max_length: the LM's longest input (None: unknown).
@@ -121,6 +122,7 @@ class HFTeacher:
         self.model = model
         self.tokenizer = tokenizer
         self.kind = kind
+        self.span = "word" if kind == "masked" else "none"  # what a prediction hides (SoftTargetEngine passes bounds)
         self.model_dir = Path(model_dir)
         self.options = options
         out = model.get_output_embeddings()

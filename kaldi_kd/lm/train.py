@@ -6,8 +6,13 @@ Exp dir layout (``exp/lm_<unit>/``)::
     units.txt        the unit vocabulary (copied from the corpus dir)
     ckpt/last.pt     model + optimiser + step, written atomically every N steps
     teacher.pt       final weights (what load_teacher reads)
-    ppl              held-out perplexity of the final model ("valid_ppl <x> tokens <n>")
+    ppl              held-out perplexity of the saved model ("valid_ppl <x> tokens <n>")
+    ppl_curve.tsv    the held-out curve: step, train loss, perplexity, entropy, p(true), top-1
     log/train.log    losses and held-out perplexities along training
+
+With ``patience`` > 0 training stops early when the held-out perplexity has not
+improved by ``min_delta`` (relative) for ``patience`` evaluations in a row, and
+``teacher.pt`` holds the best evaluated model; ``max_steps`` caps it.
 
 Perplexity is exp(mean −log q_k(s_k)) over the held-out units, with q_k from
 ``segment_logits`` (for ``masked`` that is the pseudo-perplexity, one position
@@ -25,7 +30,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -33,8 +38,9 @@ import yaml
 from tqdm import tqdm
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
-from kaldi_kd.lm.corpus import corpus_files, load_sequences, read_vocab
+from kaldi_kd.lm.corpus import corpus_files, load_bounds, load_sequences, read_vocab
 from kaldi_kd.lm.models import ModelConfig, UnitLM
+from kaldi_kd.units.segments import WORD_START
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger("kaldi_kd.lm")
@@ -46,14 +52,18 @@ class LMConfig:
 
     Attributes:
         kind: "causal" | "masked" | "bidir".
-        d_model, n_heads, n_layers, d_ff, dropout: architecture (see ModelConfig).
+        d_model, n_heads, n_layers, d_ff, dropout, span, max_offset: architecture
+            (see ModelConfig); span "phone" / "word" hides the whole group of a
+            predicted unit and needs the corpus' group codes.
         max_len: training sequences longer than this are randomly cropped.
         batch_size: sequences per step.
-        max_steps: optimiser steps.
+        max_steps: optimiser steps (the cap, with early stopping).
         lr, weight_decay, warmup_steps, grad_clip: AdamW and schedule (linear
             warmup, then cosine decay to lr/10).
         mask_prob: fraction of positions masked per sequence (masked kind; >= 1 per sequence).
         checkpoint_every, valid_every: steps between checkpoints / held-out perplexities.
+        patience: stop after this many held-out evaluations without improvement (0 = never).
+        min_delta: relative perplexity decrease that counts as an improvement.
         max_valid_seqs: held-out sequences scored (0 = all).
         seed: RNG seed.
         device: "auto" (cuda if available) | "cpu" | "cuda[:i]".
@@ -67,6 +77,8 @@ class LMConfig:
     n_layers: int = ModelConfig.n_layers
     d_ff: int = ModelConfig.d_ff
     dropout: float = ModelConfig.dropout
+    span: str = ModelConfig.span
+    max_offset: int = ModelConfig.max_offset
     max_len: int = 256
     batch_size: int = 32
     max_steps: int = 600
@@ -77,6 +89,8 @@ class LMConfig:
     mask_prob: float = 0.15
     checkpoint_every: int = 200
     valid_every: int = 200
+    patience: int = 0
+    min_delta: float = 0.002
     max_valid_seqs: int = 200
     seed: int = 1
     device: str = "auto"
@@ -120,47 +134,110 @@ def pad_batch(seqs: List[np.ndarray], pad: int = 0) -> Tuple[torch.Tensor, torch
     return out, lengths
 
 
-def crop(seq: np.ndarray, max_len: int, rng: np.random.Generator) -> np.ndarray:
+def pad_bounds(bounds: Optional[List[np.ndarray]]) -> Optional[torch.Tensor]:
+    """Group codes padded like :func:`pad_batch` (padding opens words), or None."""
+    if bounds is None:
+        return None
+    return pad_batch(bounds, pad=WORD_START)[0]
+
+
+def crop(seq: np.ndarray, max_len: int, rng: np.random.Generator,
+         bounds: Optional[np.ndarray] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """A random window of at most ``max_len`` units (and its group codes; the first opens a word)."""
     if len(seq) <= max_len:
-        return seq
+        return seq, bounds
     start = int(rng.integers(0, len(seq) - max_len + 1))
-    return seq[start : start + max_len]
+    if bounds is None:
+        return seq[start : start + max_len], None
+    b = bounds[start : start + max_len].copy()
+    b[0] = WORD_START
+    return seq[start : start + max_len], b
+
+
+def masked_positions(model: UnitLM, lengths: torch.Tensor, bounds: Optional[torch.Tensor], k: int,
+                     mask_prob: float, gen: torch.Generator) -> torch.Tensor:
+    """bool (N, K): the positions a masked LM hides in one training step.
+
+    Whole groups (the model's span) are hidden, each with probability ``mask_prob``,
+    at least one per sequence.
+    """
+    n = lengths.shape[0]
+    device = lengths.device
+    valid = torch.arange(k, device=device)[None, :] < lengths[:, None]
+    first, _ = model.groups(bounds, torch.zeros(n, k, dtype=torch.long, device=device), lengths)
+    r = torch.rand((n, k), generator=gen).to(device).masked_fill(~valid, 2.0)
+    forced = first.gather(1, r.argmin(dim=1, keepdim=True))  # the group of the smallest draw
+    chosen = (r.gather(1, first) < mask_prob) | (first == forced)
+    return chosen & valid
 
 
 def training_loss(model: UnitLM, units: torch.Tensor, lengths: torch.Tensor, cfg: LMConfig,
-                  gen: torch.Generator) -> Tuple[torch.Tensor, int]:
+                  gen: torch.Generator, bounds: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, int]:
     """Mean cross-entropy over predicted positions and their count."""
     valid = torch.arange(units.shape[1], device=units.device)[None, :] < lengths[:, None]
-    inputs = units
     if model.kind == "masked":
-        r = torch.rand(units.shape, generator=gen).to(units.device)
-        r = r.masked_fill(~valid, 2.0)
-        chosen = r < cfg.mask_prob
-        first = r.argmin(dim=1)  # at least one masked position per sequence
-        chosen[torch.arange(units.shape[0]), first] = True
-        valid = chosen & valid
-        inputs = units.masked_fill(valid, model.mask_id)
-    logits = model(inputs, lengths)
+        valid = masked_positions(model, lengths, bounds, units.shape[1], cfg.mask_prob, gen)
+        logits = model(units.masked_fill(valid, model.mask_id), lengths)
+    else:
+        logits = model(units, lengths, bounds)
     loss = torch.nn.functional.cross_entropy(logits[valid].float(), units[valid])
     return loss, int(valid.sum())
 
 
+@dataclass
+class TeacherStats:
+    """What a teacher knows about a set of unit sequences (q_k against the true unit s_k).
+
+    Attributes:
+        ppl: exp(mean −log q_k(s_k)).
+        entropy: mean entropy of q_k in nats (0: one-hot; log V: uniform).
+        p_true: mean q_k(s_k).
+        top1: fraction of positions where argmax q_k = s_k.
+        units: positions scored.
+    """
+
+    ppl: float
+    entropy: float
+    p_true: float
+    top1: float
+    units: int
+
+    def line(self) -> str:
+        return (f"ppl {self.ppl:.4f} entropy {self.entropy:.4f} p_true {self.p_true:.4f} top1 {self.top1:.4f} "
+                f"units {self.units}")
+
+
 @torch.no_grad()
-def perplexity(model: UnitLM, seqs: List[np.ndarray], device: torch.device, batch_size: int = 32) -> Tuple[float, int]:
-    """Held-out perplexity exp(mean −log q_k(s_k)) and the number of units scored."""
+def teacher_stats(model: UnitLM, seqs: List[np.ndarray], device: torch.device, batch_size: int = 32,
+                  bounds: Optional[List[np.ndarray]] = None, tau: float = 1.0) -> TeacherStats:
+    """Perplexity, mean entropy, mean p(true unit) and top-1 agreement of q = softmax(logits / tau)."""
     was_training = model.training
     model.eval()
-    nll, count = 0.0, 0
+    sums = np.zeros(4)  # nll, entropy, p_true, top1
+    count = 0
     for i in range(0, len(seqs), batch_size):
         units, lengths = pad_batch(seqs[i : i + batch_size])
+        b = pad_bounds(None if bounds is None else bounds[i : i + batch_size])
         units, lengths = units.to(device), lengths.to(device)
-        logp = torch.log_softmax(model.segment_logits(units, lengths), dim=-1)
-        tok = logp.gather(2, units[:, :, None])[:, :, 0]
+        logp = torch.log_softmax(model.segment_logits(units, lengths, b) / tau, dim=-1)
         valid = torch.arange(units.shape[1], device=device)[None, :] < lengths[:, None]
-        nll -= float(tok[valid].sum())
+        logp, true = logp[valid], units[valid]
+        tok = logp.gather(1, true[:, None])[:, 0]
+        sums += [-float(tok.sum()), -float((logp.exp() * logp).sum()), float(tok.exp().sum()),
+                 float((logp.argmax(-1) == true).sum())]
         count += int(valid.sum())
     model.train(was_training)
-    return (math.exp(nll / count) if count else float("nan")), count
+    if not count:
+        return TeacherStats(float("nan"), float("nan"), float("nan"), float("nan"), 0)
+    m = sums / count
+    return TeacherStats(math.exp(m[0]), float(m[1]), float(m[2]), float(m[3]), count)
+
+
+def perplexity(model: UnitLM, seqs: List[np.ndarray], device: torch.device, batch_size: int = 32,
+               bounds: Optional[List[np.ndarray]] = None) -> Tuple[float, int]:
+    """Held-out perplexity exp(mean −log q_k(s_k)) and the number of units scored."""
+    st = teacher_stats(model, seqs, device, batch_size, bounds)
+    return st.ppl, st.units
 
 
 def _lr_at(step: int, cfg: LMConfig) -> float:
@@ -170,9 +247,37 @@ def _lr_at(step: int, cfg: LMConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
-def _save_checkpoint(path: Path, model: UnitLM, opt: torch.optim.Optimizer, step: int) -> None:
+@dataclass
+class EarlyStopping:
+    """Best held-out perplexity so far, its step, and evaluations since it improved."""
+
+    patience: int
+    min_delta: float
+    best_ppl: float = float("inf")
+    best_step: int = 0
+    bad: int = 0
+
+    def update(self, ppl: float, step: int) -> bool:
+        """Record an evaluation; True when it is the new best."""
+        if ppl < self.best_ppl * (1.0 - self.min_delta):
+            self.best_ppl, self.best_step, self.bad = ppl, step, 0
+            return True
+        self.bad += 1
+        if ppl < self.best_ppl:  # better, but not by min_delta: keep the better model
+            self.best_ppl, self.best_step = ppl, step
+            return True
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.patience > 0 and self.bad >= self.patience
+
+
+def _save_checkpoint(path: Path, model: UnitLM, opt: torch.optim.Optimizer, step: int,
+                     stopper: EarlyStopping, best: Optional[Dict]) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}, tmp)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                    "early_stopping": dataclasses.asdict(stopper), "best_model": best}, tmp)
 
 
 def _setup_logging(exp_dir: Path) -> None:
@@ -183,61 +288,106 @@ def _setup_logging(exp_dir: Path) -> None:
     log.setLevel(logging.INFO)
 
 
+@dataclass
+class UnitCorpus:
+    """A unit corpus in memory: vocabulary, train / valid sequences, their group codes (or None)."""
+
+    vocab: List[str]
+    train: List[np.ndarray]
+    valid: List[np.ndarray]
+    train_bounds: Optional[List[np.ndarray]]
+    valid_bounds: Optional[List[np.ndarray]]
+
+
+def load_unit_corpus(corpus_dir: PathLike, with_bounds: bool, max_valid: int = 0) -> UnitCorpus:
+    """Read a unit-corpus dir (group codes only when ``with_bounds``).
+
+    Raises:
+        FileNotFoundError / ValueError: naming the missing or malformed file.
+    """
+    files = corpus_files(corpus_dir)
+    for name in ("vocab", "train", "valid"):
+        if not files[name].exists():
+            raise FileNotFoundError(f"train_lm: expected file {files[name]} to exist")
+    vocab = read_vocab(files["vocab"])
+    train = load_sequences(files["train"], len(vocab))
+    valid = load_sequences(files["valid"], len(vocab))
+    if not train:
+        raise ValueError(f"train_lm: {files['train']} holds no sequences")
+    tb = load_bounds(files["train_bounds"], train) if with_bounds else None
+    vb = load_bounds(files["valid_bounds"], valid) if with_bounds else None
+    if max_valid:
+        valid, vb = valid[:max_valid], (None if vb is None else vb[:max_valid])
+    return UnitCorpus(vocab, train, valid, tb, vb)
+
+
+def _append_curve(path: Path, step: int, loss: float, st: TeacherStats) -> None:
+    new = not path.exists()
+    with open(path, "a") as f:
+        if new:
+            f.write("step\ttrain_loss\tvalid_ppl\tentropy\tp_true\ttop1\n")
+        f.write(f"{step}\t{loss:.4f}\t{st.ppl:.4f}\t{st.entropy:.4f}\t{st.p_true:.4f}\t{st.top1:.4f}\n")
+
+
 def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: bool = False,
              progress: bool = True) -> float:
-    """Train a teacher LM on a unit corpus; returns the final held-out perplexity.
+    """Train a teacher LM on a unit corpus; returns the held-out perplexity of the saved model.
 
     Args:
-        corpus_dir: unit-corpus dir with units.txt, train.txt.gz, valid.txt.gz.
+        corpus_dir: unit-corpus dir with units.txt, train.txt.gz, valid.txt.gz (and the
+            ``*.bounds.gz`` group codes when ``cfg.span`` is not "none").
         exp_dir: output dir (see the module docstring for its files).
         cfg: the LMConfig.
         resume: continue from exp_dir/ckpt/last.pt when it exists.
         progress: show a tqdm bar.
     """
-    files = corpus_files(corpus_dir)
-    for name, p in files.items():
-        if not p.exists():
-            raise FileNotFoundError(f"train_lm: expected file {p} to exist")
     exp_dir = Path(exp_dir)
+    spanned = cfg.span != "none"
+    corpus = load_unit_corpus(corpus_dir, spanned, cfg.max_valid_seqs)
     _setup_logging(exp_dir)
-    vocab = read_vocab(files["vocab"])
-    shutil.copyfile(files["vocab"], exp_dir / "units.txt")
+    shutil.copyfile(corpus_files(corpus_dir)["vocab"], exp_dir / "units.txt")
     cfg.save(exp_dir / "config.yaml")
-    train = load_sequences(files["train"], len(vocab))
-    valid = load_sequences(files["valid"], len(vocab))
-    if not train:
-        raise ValueError(f"train_lm: {files['train']} holds no sequences")
-    if cfg.max_valid_seqs:
-        valid = valid[: cfg.max_valid_seqs]
+    train, valid = corpus.train, corpus.valid
     device = resolve_device(cfg.device)
     if cfg.num_threads > 0:
         torch.set_num_threads(cfg.num_threads)
     torch.manual_seed(cfg.seed)
-    model = UnitLM(len(vocab), cfg.model_config()).to(device)
+    model = UnitLM(len(corpus.vocab), cfg.model_config()).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    stopper = EarlyStopping(cfg.patience, cfg.min_delta)
+    best: Optional[Dict] = None
     step = 0
     ckpt = exp_dir / "ckpt" / "last.pt"
+    curve = exp_dir / "ppl_curve.tsv"
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
+        stopper = EarlyStopping(**state.get("early_stopping", dataclasses.asdict(stopper)))
+        best = state.get("best_model")
         log.info("resumed from %s at step %d", ckpt, step)
-    log.info("kind=%s vocab=%d train_seqs=%d valid_seqs=%d params=%d device=%s", cfg.kind, len(vocab),
-             len(train), len(valid), sum(p.numel() for p in model.parameters()), device)
+    elif curve.exists():
+        curve.unlink()
+    log.info("kind=%s span=%s vocab=%d train_seqs=%d valid_seqs=%d params=%d device=%s", cfg.kind, cfg.span,
+             len(corpus.vocab), len(train), len(valid), sum(p.numel() for p in model.parameters()), device)
     autocast = device.type == "cuda"
     model.train()
     bar = tqdm(total=cfg.max_steps, initial=step, disable=not progress, desc=f"lm {cfg.kind}")
     t0 = time.time()
-    while step < cfg.max_steps:
+    while step < cfg.max_steps and not stopper.stop:
         rng = np.random.default_rng([cfg.seed, step])  # reproducible across --resume
         gen = torch.Generator().manual_seed(cfg.seed * 100003 + step)
         idx = rng.integers(0, len(train), cfg.batch_size)
-        units, lengths = pad_batch([crop(train[i], cfg.max_len, rng) for i in idx])
+        pairs = [crop(train[i], cfg.max_len, rng, None if corpus.train_bounds is None else corpus.train_bounds[i])
+                 for i in idx]
+        units, lengths = pad_batch([u for u, _ in pairs])
+        bounds = pad_bounds([b for _, b in pairs] if spanned else None)
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
-            loss, _ = training_loss(model, units.to(device), lengths.to(device), cfg, gen)
+            loss, _ = training_loss(model, units.to(device), lengths.to(device), cfg, gen,
+                                    None if bounds is None else bounds.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -247,17 +397,27 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % 50 == 0:
             log.info("step %d loss %.4f lr %.2e", step, loss.item(), _lr_at(step - 1, cfg))
-        if step % cfg.valid_every == 0 and valid:
-            ppl, n = perplexity(model, valid, device)
-            log.info("step %d valid_ppl %.3f (%d units)", step, ppl, n)
-        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            _save_checkpoint(ckpt, model, opt, step)
+        if (step % cfg.valid_every == 0 or step == cfg.max_steps) and valid:
+            st = teacher_stats(model, valid, device, bounds=corpus.valid_bounds)
+            _append_curve(curve, step, loss.item(), st)
+            if stopper.update(st.ppl, step):
+                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            log.info("step %d valid %s (best %.4f at step %d)", step, st.line(), stopper.best_ppl, stopper.best_step)
+            if stopper.stop:
+                log.info("early stop at step %d: no %.1f%% improvement in %d evaluations", step,
+                         100 * cfg.min_delta, cfg.patience)
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or stopper.stop:
+            _save_checkpoint(ckpt, model, opt, step, stopper, best)
     bar.close()
-    ppl, n = perplexity(model, valid, device) if valid else (float("nan"), 0)
+    if best is not None and cfg.patience > 0:
+        model.load_state_dict(best)
+    ppl, n = perplexity(model, valid, device, bounds=corpus.valid_bounds) if valid else (float("nan"), 0)
     with atomic_path(exp_dir / "teacher.pt") as tmp:
-        torch.save({"model": model.state_dict(), "vocab_size": len(vocab), "config": dataclasses.asdict(cfg)}, tmp)
-    write_text_atomic(exp_dir / "ppl", f"valid_ppl {ppl:.4f} tokens {n} vocab {len(vocab)}\n")
-    log.info("done: step %d valid_ppl %.3f (%d units) vocab %d in %.1fs", step, ppl, n, len(vocab), time.time() - t0)
+        torch.save({"model": model.state_dict(), "vocab_size": len(corpus.vocab), "config": dataclasses.asdict(cfg),
+                    "step": stopper.best_step if best is not None and cfg.patience > 0 else step}, tmp)
+    write_text_atomic(exp_dir / "ppl", f"valid_ppl {ppl:.4f} tokens {n} vocab {len(corpus.vocab)}\n")
+    log.info("done: step %d valid_ppl %.3f (%d units) vocab %d in %.1fs", step, ppl, n, len(corpus.vocab),
+             time.time() - t0)
     return ppl
 
 

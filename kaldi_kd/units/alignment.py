@@ -17,6 +17,10 @@
   ``<sil>``), what a pretrained LM teacher tokenises itself (:mod:`kaldi_kd.units.lm_words`).
 
 Phone instances follow Kaldi's SplitToPhones (both reordered and plain alignments).
+
+Every level's segments carry group codes (``Segments.bounds``: a unit opens a word,
+opens a phone, or continues one) for span-masked teachers: word starts come from the
+word spans, a silence being a word of its own; a subword piece is a phone of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from kaldi_kd.gmm.lang import Lang
-from kaldi_kd.units.segments import Segments, from_frames
+from kaldi_kd.units.segments import PHONE_START, WORD_START, Segments, from_frames
 
 Span = Tuple[Optional[str], int, int]  # (word or None for silence, start, end)
 
@@ -108,23 +112,39 @@ def _phone_starts(instances: Sequence[Tuple[int, int, int]], n: int) -> np.ndarr
     return b
 
 
-def senone_segments(ali: np.ndarray, tt: TransitionTables, utt: str = "") -> Segments:
-    """pdf-id segments, one per HMM-state occurrence."""
+def segment_bounds(starts: np.ndarray, phone_starts: Sequence[int], word_starts: Optional[Sequence[int]]) -> Optional[np.ndarray]:
+    """Group code of each segment from its start frame (None without word starts)."""
+    if word_starts is None:
+        return None
+    out = np.zeros(len(starts), dtype=np.int8)
+    out[np.isin(starts, phone_starts)] = PHONE_START
+    out[np.isin(starts, word_starts)] = WORD_START
+    return out
+
+
+def senone_segments(ali: np.ndarray, tt: TransitionTables, utt: str = "",
+                    word_starts: Optional[Sequence[int]] = None) -> Segments:
+    """pdf-id segments, one per HMM-state occurrence (bounds when ``word_starts`` are given)."""
     ali = np.asarray(ali, dtype=np.int32)
     inst = phone_instances(ali, tt, utt)
     ts = tt.tstate[ali]
     new = _phone_starts(inst, len(ali))
     new[1:] |= ts[1:] != ts[:-1]
-    return from_frames(tt.pdf[ali], new)
+    seg = from_frames(tt.pdf[ali], new)
+    bounds = segment_bounds(seg.starts, [s for _, s, _ in inst], word_starts)
+    return seg if bounds is None else Segments(seg.units, seg.ends, bounds)
 
 
-def monophone_segments(ali: np.ndarray, tt: TransitionTables, phone_map: np.ndarray, utt: str = "") -> Segments:
-    """Position-independent phone segments, one per phone instance."""
+def monophone_segments(ali: np.ndarray, tt: TransitionTables, phone_map: np.ndarray, utt: str = "",
+                       word_starts: Optional[Sequence[int]] = None) -> Segments:
+    """Position-independent phone segments, one per phone instance (bounds when ``word_starts`` are given)."""
     inst = phone_instances(np.asarray(ali, dtype=np.int32), tt, utt)
     units = np.array([phone_map[p] for p, _, _ in inst], dtype=np.int32)
     if np.any(units < 0):
         raise AlignmentError(f"{utt}: alignment holds a phone with no monophone unit")
-    return Segments(units, np.array([e for _, _, e in inst], dtype=np.int32))
+    starts = np.array([s for _, s, _ in inst], dtype=np.int32)
+    return Segments(units, np.array([e for _, _, e in inst], dtype=np.int32),
+                    segment_bounds(starts, starts, word_starts))
 
 
 def word_spans(instances: Sequence[Tuple[int, int, int]], lang: Lang, transcript: Sequence[str],
@@ -246,6 +266,7 @@ def subword_segments(spans: Sequence[Span], sp, sil_id: int) -> Segments:
     """Sentencepiece segments from word spans (silence spans → ``sil_id``)."""
     units: List[int] = []
     ends: List[int] = []
+    bounds: List[int] = []
     for word, s, e in spans:
         if word is None:
             if units and units[-1] == sil_id and ends[-1] == s:
@@ -253,9 +274,11 @@ def subword_segments(spans: Sequence[Span], sp, sil_id: int) -> Segments:
             else:
                 units.append(sil_id)
                 ends.append(e)
+                bounds.append(WORD_START)
             continue
         ids = sp.encode(word, out_type=int)
         piece_ends = split_frames(s, e, [piece_weight(sp.id_to_piece(i)) for i in ids])
         units.extend(ids[: len(piece_ends)])
         ends.extend(piece_ends)
-    return Segments(np.array(units, np.int32), np.array(ends, np.int32))
+        bounds.extend([WORD_START] + [PHONE_START] * (len(piece_ends) - 1))
+    return Segments(np.array(units, np.int32), np.array(ends, np.int32), np.array(bounds, np.int8))

@@ -12,8 +12,8 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 import numpy as np
 
 
-from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, monophone_segments, phone_instances,
-                                      senone_segments, subword_segments, word_segments, word_spans)
+from kaldi_kd.units.alignment import (AlignmentError, TransitionTables, _groups_by_boundary, monophone_segments,
+                                      phone_instances, senone_segments, subword_segments, word_segments, word_spans)
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import Segments
 from kaldi_kd.units.vocab import LEVELS, WORD_LEVEL, UnitVocab, monophone_vocab, senone_vocab, subword_vocab, word_vocab
@@ -65,18 +65,18 @@ def alignment_segments(
     for utt, ali in alignments:
         try:
             segs = {}
+            spans = _word_groups(ali, tt, lang, texts.get(utt), utt)
+            starts = None if spans is None else [s for _, s, _ in spans]
             if "senone" in levels:
-                segs["senone"] = senone_segments(ali, tt, utt)
+                segs["senone"] = senone_segments(ali, tt, utt, starts)
             if "monophone" in levels:
-                segs["monophone"] = monophone_segments(ali, tt, phone_map, utt)
-            if "subword" in levels or WORD_LEVEL in levels:
-                if utt not in texts:
-                    raise AlignmentError(f"{utt}: no transcript")
-                spans = word_spans(phone_instances(ali, tt, utt), lang, texts[utt], utt)
-                if "subword" in levels:
-                    segs["subword"] = subword_segments(spans, sp, sil_id)
-                if WORD_LEVEL in levels:
-                    segs[WORD_LEVEL] = word_segments(spans, word_index)
+                segs["monophone"] = monophone_segments(ali, tt, phone_map, utt, starts)
+            if ("subword" in levels or WORD_LEVEL in levels) and utt not in texts:
+                raise AlignmentError(f"{utt}: no transcript")
+            if "subword" in levels:
+                segs["subword"] = subword_segments(spans, sp, sil_id)
+            if WORD_LEVEL in levels:
+                segs[WORD_LEVEL] = word_segments(spans, word_index)
         except AlignmentError as e:
             log.warning("skipping %s", e)
             failed.append(utt)
@@ -84,6 +84,17 @@ def alignment_segments(
         for lv, s in segs.items():
             out[lv][utt] = s
     return out, failed
+
+
+def _word_groups(ali: np.ndarray, tt: TransitionTables, lang: Lang, transcript, utt: str):
+    """Word (or silence) spans: matched to the transcript when there is one, else from
+    word-position phones (only the starts are then used), else None."""
+    inst = phone_instances(ali, tt, utt)
+    if transcript is not None:
+        return word_spans(inst, lang, transcript, utt)
+    if lang.position_dependent:
+        return _groups_by_boundary(inst, lang, utt)
+    return None
 
 
 def silence_rates(

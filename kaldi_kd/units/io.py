@@ -6,6 +6,7 @@ A segments dir for one level (``exp/<ali>/units/<level>/``, written by
     units.txt    the level's vocabulary (``<symbol> <id>``), identical to the teacher's
     units.gz     int-vector ark: utt → unit ids (K,)
     ends.gz      int-vector ark: utt → exclusive end frames (K,) at the input frame rate
+    bounds.gz    int-vector ark: utt → group codes (K,) (optional; span-masked teachers need it)
 
 Example:
     >>> segs = load_segments("exp/tri1_ali/units/senone")   # doctest: +SKIP
@@ -32,6 +33,10 @@ def write_segments(seg_dir: PathLike, segments: Mapping[str, Segments], symbols:
     keys = sorted(segments)
     write_int_vectors(d / "units.gz", ((k, segments[k].units) for k in keys))
     write_int_vectors(d / "ends.gz", ((k, segments[k].ends) for k in keys))
+    if keys and all(segments[k].bounds is not None for k in keys):
+        write_int_vectors(d / "bounds.gz", ((k, segments[k].bounds.astype("int32")) for k in keys))
+    elif (d / "bounds.gz").exists():
+        (d / "bounds.gz").unlink()  # stale: these segments carry none
     write_vocab(d / "units.txt", symbols)
 
 
@@ -48,14 +53,17 @@ def load_segments(seg_dir: PathLike) -> Dict[str, Segments]:
             raise FileNotFoundError(f"expected file {d / name} to exist")
     vocab_size = len(read_vocab(d / "units.txt"))
     ends = dict(read_int_vectors(str(d / "ends.gz")))
+    bounds = dict(read_int_vectors(str(d / "bounds.gz"))) if (d / "bounds.gz").exists() else None
     out: Dict[str, Segments] = {}
     for utt, units in read_int_vectors(str(d / "units.gz")):
         if utt not in ends:
             raise ValueError(f"{d / 'ends.gz'}: no entry for utterance {utt}")
+        if bounds is not None and utt not in bounds:
+            raise ValueError(f"{d / 'bounds.gz'}: no entry for utterance {utt}")
         if len(units) and (units.min() < 0 or units.max() >= vocab_size):
             raise ValueError(f"{d / 'units.gz'}: utterance {utt} has unit ids outside 0..{vocab_size - 1}")
         try:
-            out[utt] = Segments(units, ends[utt])
+            out[utt] = Segments(units, ends[utt], None if bounds is None else bounds[utt])
         except ValueError as e:
             raise ValueError(f"{d}: utterance {utt}: {e}") from None
     return out

@@ -31,7 +31,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 
 from kaldi_kd.units.alignment import Span, split_frames
-from kaldi_kd.units.segments import Segments
+from kaldi_kd.units.segments import CONTINUES, WORD_START, Segments
 
 PathLike = Union[str, os.PathLike]
 NO_TARGET = -1  # unit id of a segment without a target (silence, skipped word)
@@ -115,7 +115,8 @@ class LMTokens:
         input_ids: int32 (L,) what the LM reads: the tokenizer's specials and, for a
             causal LM, a leading BOS when the tokenizer adds none.
         word_of: int32 (L,) word index (among the LM words) of each position, -1 for specials.
-        segments: frame segments; ``units`` are LM token ids, :data:`NO_TARGET` where none.
+        segments: frame segments; ``units`` are LM token ids, :data:`NO_TARGET` where none;
+            ``bounds`` mark each word's first token (and silence) as opening a word.
         target_pos: int32 (K,) per segment, the position of ``input_ids`` whose token it
             is (-1 without a target).
     """
@@ -225,6 +226,7 @@ def lm_token_segments(spans: Sequence[Span], normalizer: WordNormalizer, encode:
     units: List[int] = []
     ends: List[int] = []
     pos: List[int] = []
+    bounds: List[int] = []  # group codes: a word's first token (and silence) opens a word
     it = iter(texts)
     lm_word = 0
     for word, s, e in spans:
@@ -236,6 +238,7 @@ def lm_token_segments(spans: Sequence[Span], normalizer: WordNormalizer, encode:
                 units.append(NO_TARGET)
                 ends.append(e)
                 pos.append(-1)
+                bounds.append(WORD_START)
             continue
         positions = np.flatnonzero((word_of == lm_word) & (weight > 0))
         lm_word += 1
@@ -244,5 +247,6 @@ def lm_token_segments(spans: Sequence[Span], normalizer: WordNormalizer, encode:
         units.extend(int(ids[p]) for p in positions)
         ends.extend(piece_ends)
         pos.extend(int(p) for p in positions)
-    seg = Segments(np.asarray(units, np.int32), np.asarray(ends, np.int32))
+        bounds.extend([WORD_START] + [CONTINUES] * (len(positions) - 1))
+    seg = Segments(np.asarray(units, np.int32), np.asarray(ends, np.int32), np.asarray(bounds, np.int8))
     return LMTokens(ids, word_of, seg, np.asarray(pos, np.int32))

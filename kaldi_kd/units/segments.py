@@ -6,14 +6,22 @@ exclusive end frame of its span at the *input* frame rate, so segment k covers
 frames ``[ends[k-1], ends[k])`` (``ends[-1]`` for k = 0 is 0).  Consecutive frames
 of the same unit occurrence form one segment; two consecutive occurrences of the
 same unit (e.g. the same senone in two phone instances) stay two segments.
+
+Optional ``bounds[k]`` say which groups unit k opens (:data:`CONTINUES`,
+:data:`PHONE_START`, :data:`WORD_START`): span-masked teachers hide a whole phone or
+word when they predict one of its units (:func:`group_spans`).  A silence is a word
+of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+CONTINUES, PHONE_START, WORD_START = 0, 1, 2
+SPANS = ("none", "phone", "word")
 
 
 @dataclass(frozen=True)
@@ -23,10 +31,12 @@ class Segments:
     Attributes:
         units: int32 (K,) unit ids in the level's vocabulary.
         ends: int32 (K,) strictly increasing exclusive end frames; ``ends[-1]`` = T.
+        bounds: int8 (K,) group codes (module doc), or None when unknown.
     """
 
     units: np.ndarray
     ends: np.ndarray
+    bounds: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         units = np.ascontiguousarray(self.units, dtype=np.int32)
@@ -35,6 +45,10 @@ class Segments:
         object.__setattr__(self, "ends", ends)
         if units.ndim != 1 or units.shape != ends.shape:
             raise ValueError(f"Segments: units {units.shape} and ends {ends.shape} differ")
+        if self.bounds is not None:
+            b = np.ascontiguousarray(self.bounds, dtype=np.int8)
+            object.__setattr__(self, "bounds", b)
+            check_bounds(b, len(units), "Segments")
         if len(ends) and (ends[0] <= 0 or np.any(np.diff(ends) <= 0)):
             raise ValueError("Segments: ends must be positive and strictly increasing")
 
@@ -64,7 +78,42 @@ class Segments:
             isinstance(other, Segments)
             and np.array_equal(self.units, other.units)
             and np.array_equal(self.ends, other.ends)
+            and (self.bounds is None) == (other.bounds is None)
+            and (self.bounds is None or np.array_equal(self.bounds, other.bounds))
         )
+
+
+def check_bounds(bounds: np.ndarray, length: int, where: str) -> None:
+    """Raise ValueError (prefixed by ``where``) unless ``bounds`` are K codes 0..2 opening a word."""
+    if bounds.shape != (length,):
+        raise ValueError(f"{where}: {bounds.shape[0] if bounds.ndim == 1 else bounds.shape} bounds for {length} units")
+    if length and (bounds.min() < CONTINUES or bounds.max() > WORD_START or bounds[0] != WORD_START):
+        raise ValueError(f"{where}: bounds must be 0/1/2 and start with 2 (a word)")
+
+
+def group_spans(bounds: np.ndarray, span: str) -> Tuple[np.ndarray, np.ndarray]:
+    """First and last index of the group each unit belongs to.
+
+    Args:
+        bounds: (K,) group codes.
+        span: "none" (every unit its own group), "phone" or "word".
+
+    Returns:
+        int64 (K,) first and (K,) last unit index of each unit's group.
+    """
+    k = len(bounds)
+    idx = np.arange(k, dtype=np.int64)
+    if span == "none":
+        return idx, idx.copy()
+    if span not in SPANS:
+        raise ValueError(f"span must be one of {SPANS}, got {span!r}")
+    opens = np.asarray(bounds) >= (PHONE_START if span == "phone" else WORD_START)
+    if k:
+        opens[0] = True
+    first = np.maximum.accumulate(np.where(opens, idx, 0))
+    nxt = np.where(np.append(opens[1:], True), idx, k)  # unit i is a group's last when i+1 opens one
+    last = np.minimum.accumulate(nxt[::-1])[::-1]
+    return first, last
 
 
 def from_frames(frame_units: Sequence[int], boundaries: Iterable[bool] = ()) -> Segments:

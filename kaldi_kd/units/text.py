@@ -23,6 +23,11 @@ same seed share every silence placement.  Then:
   deterministic either way and equal the senone segments of a forced alignment;
 - subword: sentencepiece pieces of each word, ``<sil>`` for silence.
 
+Each unit also gets its group code (``Segments.bounds``: opens a word, opens a
+phone, continues one; a silence is a word, a subword piece a phone of its own),
+written beside the ids as ``train.bounds.gz`` / ``valid.bounds.gz`` (one digit per unit)
+for span-masked teachers.
+
 Text is streamed line by line (generators), never loaded whole.
 """
 
@@ -37,6 +42,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from kaldi_kd.gmm.lang import Lang
+from kaldi_kd.units.segments import CONTINUES, PHONE_START, WORD_START
 from kaldi_kd.units.vocab import UnitVocab, monophone_vocab, senone_vocab, subword_vocab
 
 PathLike = Union[str, os.PathLike]
@@ -139,8 +145,8 @@ class TextToUnits:
             self._cache[window] = hmm
         return hmm
 
-    def senones(self, phones: Sequence[int], rng: Optional[np.random.Generator] = None) -> List[int]:
-        """pdf-id per visited HMM state of each phone, through the decision tree.
+    def senones_per_phone(self, phones: Sequence[int], rng: Optional[np.random.Generator] = None) -> List[List[int]]:
+        """pdf-ids of the visited HMM states of each phone, through the decision tree.
 
         Args:
             phones: realised phone ids.
@@ -149,28 +155,50 @@ class TextToUnits:
         n, p = self.ctx.context_width, self.ctx.central_position
         padded = [0] * p + list(phones) + [0] * (n - 1 - p)
         sample = rng is not None and self.cfg.hmm_path == "sample"
-        out: List[int] = []
+        out: List[List[int]] = []
         for i in range(len(phones)):
             hmm = self.phone_hmm(tuple(padded[i : i + n]))
-            out.extend(hmm.sample(rng) if sample and not hmm.linear else hmm.pdfs)
+            out.append(hmm.sample(rng) if sample and not hmm.linear else list(hmm.pdfs))
         return out
 
+    def senones(self, phones: Sequence[int], rng: Optional[np.random.Generator] = None) -> List[int]:
+        """pdf-id per visited HMM state of each phone (see :meth:`senones_per_phone`)."""
+        return [pdf for states in self.senones_per_phone(phones, rng) for pdf in states]
+
     # ---- any level --------------------------------------------------------------
+    def _word_units(self, it: Item, pending: Iterator[List[int]]) -> List[List[int]]:
+        """Units of one realised item, grouped by phone (a subword piece is a phone)."""
+        if self.level == "subword":
+            return [[self.vocab.sil_id]] if it is None else [[u] for u in self.sp.encode(it, out_type=int)]
+        phones = [self.lang.optional_silence] if it is None else list(self.pron(it))
+        if self.level == "monophone":
+            return [[int(self._phone_map[ph])] for ph in phones]
+        return [next(pending) for _ in phones]
+
+    def units_and_bounds(self, items: Sequence[Item], rng: Optional[np.random.Generator] = None
+                         ) -> "tuple[np.ndarray, np.ndarray]":
+        """int32 unit ids and int8 group codes of a realised sentence (rng: see senones)."""
+        pending = iter(self.senones_per_phone(self.phones(items), rng) if self.level == "senone" else [])
+        ids: List[int] = []
+        bounds: List[int] = []
+        for it in items:
+            for j, phone_units in enumerate(self._word_units(it, pending)):
+                ids.extend(phone_units)
+                bounds.extend([WORD_START if j == 0 else PHONE_START] + [CONTINUES] * (len(phone_units) - 1))
+        return np.asarray(ids, dtype=np.int32), np.asarray(bounds, dtype=np.int8)
+
     def units(self, items: Sequence[Item], rng: Optional[np.random.Generator] = None) -> np.ndarray:
         """int32 unit ids of a realised sentence at this converter's level (rng: see senones)."""
-        if self.level == "senone":
-            return np.asarray(self.senones(self.phones(items), rng), dtype=np.int32)
-        if self.level == "monophone":
-            return self._phone_map[np.asarray(self.phones(items), dtype=np.int64)].astype(np.int32)
-        out: List[int] = []
-        for it in items:
-            out.extend([self.vocab.sil_id] if it is None else self.sp.encode(it, out_type=int))
-        return np.asarray(out, dtype=np.int32)
+        return self.units_and_bounds(items, rng)[0]
+
+    def line(self, words: Sequence[str], lineno: int) -> "tuple[np.ndarray, np.ndarray]":
+        """Units and group codes of one text line: silences, then (senone level) HMM paths, from the line's seed."""
+        rng = line_rng(self.cfg, lineno)
+        return self.units_and_bounds(realise(words, self.cfg, rng), rng)
 
     def __call__(self, words: Sequence[str], lineno: int) -> np.ndarray:
-        """Units of one text line: silences, then (senone level) HMM paths, from the line's seed."""
-        rng = line_rng(self.cfg, lineno)
-        return self.units(realise(words, self.cfg, rng), rng)
+        """Units of one text line (see :meth:`line`)."""
+        return self.line(words, lineno)[0]
 
 
 @dataclass
@@ -253,27 +281,30 @@ def iter_text(path: PathLike, has_keys: bool = False) -> Iterator[Tuple[int, Lis
                 yield lineno, words
 
 
-def iter_unit_sequences(path: PathLike, conv: TextToUnits) -> Iterator[Tuple[int, np.ndarray]]:
-    """Stream (line number, unit ids) over a text file.
+def iter_unit_sequences(path: PathLike, conv: TextToUnits, with_bounds: bool = False) -> Iterator[Tuple[int, object]]:
+    """Stream (line number, unit ids) over a text file; (line number, (unit ids, group codes))
+    with ``with_bounds``.
 
     Raises:
         ValueError: naming file and line when a word cannot be converted.
     """
     for lineno, words in iter_text(path, conv.cfg.has_keys):
         try:
-            yield lineno, conv(words, lineno)
+            yield lineno, (conv.line(words, lineno) if with_bounds else conv(words, lineno))
         except KeyError as e:
             raise ValueError(f"{path}:{lineno}: {e.args[0]}") from None
 
 
 def write_unit_corpus(text: PathLike, out_dir: PathLike, conv: TextToUnits, valid_every: int = 20,
                       progress: bool = False) -> Tuple[int, int]:
-    """Write ``units.txt``, ``train.txt.gz`` and ``valid.txt.gz`` (every ``valid_every``-th line).
+    """Write ``units.txt``, ``train.txt.gz`` and ``valid.txt.gz`` (every ``valid_every``-th line),
+    and the group codes beside them (``train.bounds.gz``, ``valid.bounds.gz``).
 
     Returns:
         (train sequences, valid sequences).
     """
     import gzip
+    from contextlib import ExitStack
 
     from tqdm import tqdm
 
@@ -283,12 +314,15 @@ def write_unit_corpus(text: PathLike, out_dir: PathLike, conv: TextToUnits, vali
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts = [0, 0]
-    with atomic_path(out / "train.txt.gz") as tr_tmp, atomic_path(out / "valid.txt.gz") as va_tmp:
-        with gzip.open(tr_tmp, "wt") as tr, gzip.open(va_tmp, "wt") as va:
-            seqs = iter_unit_sequences(text, conv)
-            for lineno, units in tqdm(seqs, disable=not progress, desc=f"units {conv.level}", unit=" lines"):
-                is_valid = valid_every > 0 and lineno % valid_every == 0
-                (va if is_valid else tr).write(" ".join(map(str, units.tolist())) + "\n")
-                counts[int(is_valid)] += 1
+    names = ("train.txt.gz", "valid.txt.gz", "train.bounds.gz", "valid.bounds.gz")
+    with ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(out / n)) for n in names]
+        tr, va, tr_b, va_b = (stack.enter_context(gzip.open(t, "wt")) for t in tmps)
+        seqs = iter_unit_sequences(text, conv, with_bounds=True)
+        for lineno, (units, bounds) in tqdm(seqs, disable=not progress, desc=f"units {conv.level}", unit=" lines"):
+            is_valid = valid_every > 0 and lineno % valid_every == 0
+            (va if is_valid else tr).write(" ".join(map(str, units.tolist())) + "\n")
+            (va_b if is_valid else tr_b).write("".join(map(str, bounds.tolist())) + "\n")
+            counts[int(is_valid)] += 1
     write_vocab(out / "units.txt", conv.vocab.symbols)
     return counts[0], counts[1]
