@@ -360,3 +360,29 @@ def test_hf_teacher_only_for_subwords_and_options_checked():
         KDConfig(aux_heads="subword@2", teachers={"subword": "hf:/m"}, hf={"case": "title"}).validate()
     with pytest.raises(KDConfigError, match="unknown hf teacher options"):
         KDConfig(aux_heads="subword@2", teachers={"subword": "hf:/m"}, hf={"lowercase": 1}).validate()
+
+
+def _ddp_worker(rank: int, world: int, root: str, model_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{root}/rendezvous", rank=rank, world_size=world)
+    try:
+        counter = _Counting()
+        eng = build_hf_engine(f"hf:{model_dir}", _utts(UTTS * 2), HFOptions(cache=f"{root}/cache"), 2.0, 4,
+                              loader=counter, progress=False)
+        v, i, _ = eng.segment_targets(["u5"], torch.device("cpu"))[0]
+        torch.save({"scored": counter.scored, "head": torch.from_numpy(eng.head_tokens), "v": v, "i": i},
+                   f"{root}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_ranks_share_the_cache_work(models, tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path), str(models["gpt2"])), nprocs=2, join=True)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert r0["scored"] == r1["scored"] == len(UTTS)  # each rank owns half of the 8 utterances
+    assert torch.equal(r0["head"], r1["head"]) and torch.equal(r0["v"], r1["v"]) and torch.equal(r0["i"], r1["i"])
+    assert len(list((tmp_path / "cache").glob("*/part-0-*.pt"))) == len(list((tmp_path / "cache").glob("*/part-1-*.pt"))) == 1

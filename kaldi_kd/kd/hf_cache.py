@@ -132,7 +132,10 @@ def cached_topk(
     have = {u: (v, i.long()) for u, (d, v, i) in stored.items() if digests.get(u) == d and v.shape[1] >= k}
     missing = sorted(u for u in items if u not in have)
     rank, world = _dist() if cache.dir is not None else (0, 1)  # without a disk cache every rank computes all
-    mine = missing[rank::world]
+    # a fixed owner per utterance (not a share of what this rank found missing: ranks may look
+    # at the cache at different times, and every missing utterance must have exactly one owner)
+    owner = {u: n % world for n, u in enumerate(sorted(items))}
+    mine = [u for u in missing if owner[u] == rank]
     if cache.dir is not None:
         log.info("hf cache %s: %d of %d utterances cached, %d to compute%s", cache.dir, len(have), len(items),
                  len(missing), f" ({len(mine)} on rank {rank})" if world > 1 else "")
@@ -149,7 +152,7 @@ def cached_topk(
             pending = []
     cache.save_part(rank, pending)
     bar.close()
-    if world > 1 and missing:
+    if world > 1:  # every rank, always: ranks may disagree on whether anything was missing
         torch.distributed.barrier()
         stored = cache.load()
         for u in missing:
