@@ -13,7 +13,8 @@ predicted positions), so a changed transcript or normalisation option recomputes
 that utterance.  Logits are stored raw (temperature is applied when targets are made),
 so one cache serves every tau.  Parts are written atomically every ``part_utts``
 utterances: a killed run loses at most one part and the next run computes only what is
-missing.  Under DDP each rank computes its share, then all ranks read every part.
+missing.  Under DDP every utterance has a fixed owner rank, which computes it when it is
+missing; after a barrier every rank reads every part.
 """
 
 from __future__ import annotations
