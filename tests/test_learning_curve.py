@@ -25,7 +25,7 @@ def _cfg(tmp_path: Path) -> LearningCurveConfig:
                   "teachers": {"senone": "exp/lc/{tag}/lm_senone_span", "monophone": "exp/lc/lm_monophone_span",
                                "subword": "exp/lc/lm_subword_span"},
                   "train_args": "--config conf/am_tdnn.yaml"},
-        exp_root=str(tmp_path / "lc"), replications=200).validate()
+        exp_root=str(tmp_path / "lc"), replications=200, jobs=2).validate()
 
 
 class FakeRunner:

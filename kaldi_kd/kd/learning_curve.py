@@ -76,6 +76,7 @@ class LearningCurveConfig:
         dev_data, test_data: the AM-feature data dirs of dev and test.
         exp_root: where everything goes.
         replications: bootstrap resamples.
+        jobs: systems trained / decoded at the same time (each runs its own steps in order).
     """
 
     sizes: List[float] = field(default_factory=lambda: [0.5, 1.0, 2.0])
@@ -92,6 +93,7 @@ class LearningCurveConfig:
     test_data: str = "data/test_fbank"
     exp_root: str = "exp/lc"
     replications: int = 1000
+    jobs: int = 1
 
     def validate(self) -> "LearningCurveConfig":
         if self.tune_size not in self.sizes:
@@ -110,6 +112,8 @@ class LearningCurveConfig:
                     raise LearningCurveError(f"grid: {system} variant {v} has unknown keys {bad}")
         if len(self.seeds) < 1:
             raise LearningCurveError("seeds: at least one")
+        if self.jobs < 1:
+            raise LearningCurveError(f"jobs must be >= 1, got {self.jobs}")
         return self
 
     @classmethod
@@ -187,6 +191,21 @@ def run_trial(cfg: LearningCurveConfig, trial: Trial, runner: Runner = run_logge
     return trial
 
 
+def run_parallel(tasks: Sequence[Callable[[], object]], jobs: int) -> List[object]:
+    """Run ``tasks`` with at most ``jobs`` at a time, in order; every task runs even when
+    another fails, then the first failure is raised."""
+    if jobs <= 1:
+        return [t() for t in tasks]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(t) for t in tasks]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
 def choose(trials: Sequence[Trial]) -> Dict[str, Trial]:
     """The lowest-dev-WER trial of each system (ties: the earlier variant)."""
     best: Dict[str, Trial] = {}
@@ -214,9 +233,12 @@ def tune(cfg: LearningCurveConfig, runner: Runner = run_logged,
         {"systems": the curve's systems, "system_options": system -> options,
          "dev_wer": system -> dev WER, "runs": system -> tuning exp root}.
     """
-    trials = [run_trial(cfg, t, runner, reader) for t in tuning_trials(cfg)]
+    def trial_tasks(ts: Sequence[Trial]) -> List[Callable[[], object]]:
+        return [lambda t=t: run_trial(cfg, t, runner, reader) for t in ts]
+
+    trials = run_parallel(trial_tasks(tuning_trials(cfg)), cfg.jobs)
     best1 = choose(trials)
-    trials += [run_trial(cfg, t, runner, reader) for t in tuning_trials(cfg, best1["aux_senone"].options)]
+    trials += run_parallel(trial_tasks(tuning_trials(cfg, best1["aux_senone"].options)), cfg.jobs)
     best = choose(trials)
     single = best_single_head(best)
     systems = ["ce", "interp", single, "hierarchical"]
@@ -282,14 +304,16 @@ def reuse_tuning_runs(cfg: LearningCurveConfig, abl: AblationConfig, chosen: Dic
 def run_curve(cfg: LearningCurveConfig, runner: Runner = run_logged, sizes: Optional[Sequence[float]] = None) -> None:
     """Every size's test ablation (tuned systems, every seed), smallest size first."""
     chosen = load_choice(cfg)
+    tasks: List[Callable[[], object]] = []
     for hours in sorted(sizes or cfg.sizes):
         abl = curve_ablation(cfg, hours, chosen)
         if hours == cfg.tune_size:
             reuse_tuning_runs(cfg, abl, chosen)
         abl.save(Path(abl.exp_root) / "ablation.yaml")
-        for seed in cfg.seeds:  # seed-major: an early stop still leaves complete seeds
+        for seed in cfg.seeds:  # size- then seed-major: an early stop still leaves complete seeds
             for system in abl.systems:
-                run_system(abl, system, seed, runner)
+                tasks.append(lambda abl=abl, system=system, seed=seed: run_system(abl, system, seed, runner))
+    run_parallel(tasks, cfg.jobs)
 
 
 # ---- summary -----------------------------------------------------------------------

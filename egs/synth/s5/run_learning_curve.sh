@@ -16,7 +16,7 @@
 #  3  per size: HCLG exp/lc/<tag>/tri1/graph
 #  4  per size: unit segments exp/lc/<tag>/tri1_ali/units; teacher corpora (senone per size)
 #  5  teachers: span-masked to convergence (exp/lc/<tag>/lm_senone_span, exp/lc/lm_{monophone,subword}_span)
-#     and, for the diagnostics, the recipe's unmasked 400-step teachers (exp/lc/<tune tag>/lm_senone,
+#     and, for the diagnostics, the same teachers without span masking (exp/lc/<tune tag>/lm_senone,
 #     exp/lc/lm_{monophone,subword})
 #  6  teacher diagnostics (lm_ppl.py) on the tuning size's alignments and the held-out text
 #  7  tuning on dev, the curve on test, the summary (steps_py/run_learning_curve.py)
@@ -134,21 +134,35 @@ if run 4; then
   finish 4 units
 fi
 
-teacher() {  # <conf> <corpus> <exp>: train (or resume) unless teacher.pt exists
-  [ -f $3/teacher.pt ] || steps_py/train_lm.py --config $1 --resume --no-progress $2 $3
+teacher() {  # <corpus> <exp> [train_lm.py options]: train (or resume) unless teacher.pt exists
+  local corpus=$1 exp=$2; shift 2
+  [ -f $exp/teacher.pt ] || steps_py/train_lm.py "$@" --resume --no-progress $corpus $exp > $exp.log 2>&1 \
+    || { echo "$0: teacher $exp failed, see $exp.log" >&2; return 1; }
 }
 
 if run 5; then
-  log "Stage 5: span-masked teachers (conf/lm_<unit>_span.yaml) and the unmasked recipe teachers"
+  log "Stage 5: span-masked teachers (conf/lm_<unit>_span.yaml) and, for the diagnostics, the same"
+  log "         teachers without span masking (--span none), two at a time (one thread each)"
   begin
+  jobs_list=()
   for h in $sizes; do
-    teacher conf/lm_senone_span.yaml data/lm/senone_${h}h $lc/${h}h/lm_senone_span
+    jobs_list+=("data/lm/senone_${h}h $lc/${h}h/lm_senone_span --config conf/lm_senone_span.yaml")
   done
   for unit in monophone subword; do
-    teacher conf/lm_${unit}_span.yaml data/lm/$unit $lc/lm_${unit}_span
-    teacher conf/lm_$unit.yaml data/lm/$unit $lc/lm_$unit
+    jobs_list+=("data/lm/$unit $lc/lm_${unit}_span --config conf/lm_${unit}_span.yaml")
+    jobs_list+=("data/lm/$unit $lc/lm_$unit --config conf/lm_${unit}_span.yaml --span none")
   done
-  teacher conf/lm_senone.yaml data/lm/senone_$tune_tag $lc/$tune_tag/lm_senone
+  jobs_list+=("data/lm/senone_$tune_tag $lc/$tune_tag/lm_senone --config conf/lm_senone_span.yaml --span none")
+  running=0
+  for j in "${jobs_list[@]}"; do
+    if [ $running -ge 2 ]; then wait -n; running=$((running - 1)); fi
+    teacher $j &
+    running=$((running + 1))
+  done
+  wait
+  for j in "${jobs_list[@]}"; do  # a failed job left no teacher.pt
+    set -- $j; [ -f $2/teacher.pt ] || { echo "$0: teacher $2 failed, see $2.log" >&2; exit 1; }
+  done
   finish 5 teachers
 fi
 
@@ -172,7 +186,9 @@ fi
 if run 7; then
   log "Stage 7: tuning on dev at $tune_tag, the curve on test ($sizes h, every seed), summary -> $lc/RESULTS.md"
   begin
-  steps_py/run_learning_curve.py --config $config --step all
+  # two systems at a time (conf jobs: 2), one torch thread each: on a busy 2-core machine
+  # two single-threaded jobs run several times faster than one two-threaded job
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} steps_py/run_learning_curve.py --config $config --step all
   finish 7 tune_curve_summary
 fi
 
