@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from kaldi_kd.errors import InputError, require_files, run_main
 from kaldi_kd.lm.corpus import load_sequences, read_vocab
 from kaldi_kd.lm.train import load_teacher, perplexity, resolve_device
 
@@ -28,15 +29,14 @@ def main() -> int:
     p.add_argument("units")
     a = p.parse_args()
     exp, units = Path(a.lm_exp_dir), Path(a.units)
-    for f in (exp / "teacher.pt", exp / "units.txt", units):
-        if not f.exists():
-            sys.exit(f"lm_ppl.py: expected {f} to exist")
+    require_files([exp / "teacher.pt", exp / "units.txt", units], "run steps_py/train_lm.py first")
     vocab = read_vocab(exp / "units.txt")
     if units.is_dir():
         from kaldi_kd.units.io import load_segments
 
         if read_vocab(units / "units.txt") != vocab:
-            sys.exit(f"lm_ppl.py: {units}/units.txt differs from {exp}/units.txt (other tree / lang / spm?)")
+            raise InputError(f"{units}/units.txt: differs from {exp}/units.txt (teacher and units come from "
+                             "another tree, lang or spm model; rebuild one of them)")
         seqs = [s.units for _, s in sorted(load_segments(units).items())]
     else:
         seqs = load_sequences(units, len(vocab))
@@ -54,4 +54,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -10,8 +10,8 @@ Default: <num-utts> utterances evenly spread over the sorted list (all speakers 
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDirError
 from kaldi_kd.data.subset import subset_data_dir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -26,14 +26,10 @@ def main() -> int:
     p.add_argument("num", type=int)
     p.add_argument("dest")
     a = p.parse_args()
-    try:
-        out = subset_data_dir(a.src, a.num, a.dest, a.mode or "spread")
-    except (DataDirError, ValueError) as err:
-        print(f"subset_data_dir.py: error: {err}", file=sys.stderr)
-        return 1
+    out = subset_data_dir(a.src, a.num, a.dest, a.mode or "spread")
     print(f"subset_data_dir.py: {len(out.utts)} utterances, {len(out.speakers)} speakers in {a.dest}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -36,13 +36,16 @@ saved config.yaml and kd.yaml are used):
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import sys
 from pathlib import Path
 
 import yaml
 
-from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, KDConfigError, add_kd_arguments, kd_config_from_args
+from kaldi_kd.am.heads import check_layers
+from kaldi_kd.errors import MissingFileError, require_files, run_main
+from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, add_kd_arguments, kd_config_from_args
 from kaldi_kd.train.config import apply_overrides, config_from_dict, load_config
 from kaldi_kd.train.loop import init_distributed, resolve_device, setup_logging
 from kaldi_kd.train.setup import prepare_training, run_ce_training
@@ -74,24 +77,18 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def check_inputs(data_dir: Path, ali_dir: Path, kd: KDConfig) -> None:
-    need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
-    need += [Path(d) / "teacher.pt" for d in kd.teachers.values()]
-    for f in need:
-        if not f.exists():
-            sys.exit(f"train_am.py: expected file {f} to exist")
+    require_files([data_dir / "feats.scp", ali_dir / "final.mdl"], "is the previous stage done?")
+    require_files([Path(d) / "teacher.pt" for d in kd.teachers.values()], "run steps_py/train_lm.py first")
     if not list(ali_dir.glob("ali.*.gz")):
-        sys.exit(f"train_am.py: expected files {ali_dir}/ali.*.gz to exist")
+        raise MissingFileError(f"{ali_dir}/ali.*.gz", "run steps_py/align_si.py first")
 
 
 def load_kd_config(args: argparse.Namespace, exp_dir: Path) -> KDConfig:
     """The saved ``kd.yaml`` when resuming a KD run, else the KD options (all off by default)."""
     saved_kd = exp_dir / KD_CONFIG_NAME
-    try:
-        if args.resume and saved_kd.exists():
-            return KDConfig.load(saved_kd).validate()
-        return kd_config_from_args(args)
-    except KDConfigError as e:
-        sys.exit(f"train_am.py: {e}")
+    if args.resume and saved_kd.exists():
+        return KDConfig.load(saved_kd).validate()
+    return kd_config_from_args(args)
 
 
 def load_segments(args: argparse.Namespace, kd: KDConfig):
@@ -103,10 +100,7 @@ def load_segments(args: argparse.Namespace, kd: KDConfig):
     spm = args.spm_model
     if spm is None and "subword" in units and args.lang:
         spm = find_spm_model(kd.teachers["subword"])
-    try:
-        return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"train_am.py: {e}")
+    return training_segments(units, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
 
 
 def main(argv=None) -> int:
@@ -116,11 +110,15 @@ def main(argv=None) -> int:
     use_kd = kd.enabled or bool(kd.teachers)
     check_inputs(data_dir, ali_dir, kd)
     saved = exp_dir / "config.yaml"
+    resumed_model = None
     if args.resume and saved.exists():
-        cfg = config_from_dict(yaml.safe_load(saved.read_text()))
+        cfg = config_from_dict(yaml.safe_load(saved.read_text()), source=str(saved))
         cfg = apply_overrides(cfg, args.opt)
+        resumed_model = copy.deepcopy(cfg.model)
     else:
         cfg = load_config(args.config, args.opt)
+    if kd.enabled:                    # before anything is written: heads must fit the encoder
+        check_layers(kd.specs, cfg.model.num_layers)
     dev = resolve_device(cfg.device)
     rank, _, _ = init_distributed(dev.type)
     setup_logging(exp_dir, rank)
@@ -129,7 +127,8 @@ def main(argv=None) -> int:
     log = logging.getLogger("kaldi_kd")
     log.info("%s", " ".join(sys.argv))
     segments, sizes = load_segments(args, kd) if kd.enabled else ({}, {})
-    setup = prepare_training(data_dir, ali_dir, exp_dir, cfg)
+    setup = prepare_training(data_dir, ali_dir, exp_dir, cfg, expect_model=resumed_model,
+                             expect_source=str(saved))
     if use_kd:
         from kaldi_kd.kd.train import run_kd_training
 
@@ -148,4 +147,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,7 +14,10 @@ from typing import Iterator, List, Sequence, Union
 
 import numpy as np
 
+from kaldi_kd.errors import InputError
+
 PathLike = Union[str, os.PathLike]
+_REBUILD = " (units.txt and the corpus must come from one steps_py/make_unit_corpus.py run; rebuild it)"
 
 
 def open_text(path: PathLike, mode: str = "rt"):
@@ -37,9 +40,9 @@ def iter_sequences(path: PathLike, vocab_size: int = 0) -> Iterator[np.ndarray]:
             try:
                 seq = np.array([int(x) for x in fields], dtype=np.int32)
             except ValueError:
-                raise ValueError(f"{path}:{lineno}: expected integer unit ids") from None
+                raise InputError(f"{path}:{lineno}: expected integer unit ids{_REBUILD}") from None
             if vocab_size and (seq.min() < 0 or seq.max() >= vocab_size):
-                raise ValueError(f"{path}:{lineno}: unit id outside 0..{vocab_size - 1}")
+                raise InputError(f"{path}:{lineno}: unit id outside 0..{vocab_size - 1}{_REBUILD}")
             yield seq
 
 
@@ -61,7 +64,7 @@ def read_vocab(path: PathLike) -> List[str]:
             if not fields:
                 continue
             if len(fields) != 2 or fields[1] != str(len(symbols)):
-                raise ValueError(f"{path}:{lineno}: expected '<symbol> {len(symbols)}'")
+                raise InputError(f"{path}:{lineno}: expected '<symbol> {len(symbols)}'")
             symbols.append(fields[0])
     return symbols
 

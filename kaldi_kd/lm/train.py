@@ -33,6 +33,7 @@ import yaml
 from tqdm import tqdm
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.lm.corpus import corpus_files, load_sequences, read_vocab
 from kaldi_kd.lm.models import ModelConfig, UnitLM
 
@@ -97,7 +98,8 @@ class LMConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         bad = sorted(set(data) - known)
         if bad:
-            raise ValueError(f"{source}: unknown LM config keys {bad}")
+            raise InputError(f"{source}: unknown LM config keys {bad} (check the spelling; known: "
+                             f"{', '.join(sorted(known))})")
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**data)
 
@@ -197,16 +199,16 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
     files = corpus_files(corpus_dir)
     for name, p in files.items():
         if not p.exists():
-            raise FileNotFoundError(f"train_lm: expected file {p} to exist")
+            raise MissingFileError(p)
     exp_dir = Path(exp_dir)
     _setup_logging(exp_dir)
     vocab = read_vocab(files["vocab"])
-    shutil.copyfile(files["vocab"], exp_dir / "units.txt")
-    cfg.save(exp_dir / "config.yaml")
-    train = load_sequences(files["train"], len(vocab))
+    train = load_sequences(files["train"], len(vocab))   # read (and checked) before anything is written
     valid = load_sequences(files["valid"], len(vocab))
     if not train:
-        raise ValueError(f"train_lm: {files['train']} holds no sequences")
+        raise InputError(f"{files['train']}: holds no sequences (rebuild it with steps_py/make_unit_corpus.py)")
+    shutil.copyfile(files["vocab"], exp_dir / "units.txt")
+    cfg.save(exp_dir / "config.yaml")
     if cfg.max_valid_seqs:
         valid = valid[: cfg.max_valid_seqs]
     device = resolve_device(cfg.device)
@@ -269,7 +271,7 @@ def load_teacher(exp_dir: PathLike, device: Union[str, torch.device] = "cpu") ->
     """
     path = Path(exp_dir) / "teacher.pt"
     if not path.exists():
-        raise FileNotFoundError(f"load_teacher: expected file {path} to exist (train_lm not finished?)")
+        raise MissingFileError(path, "train_lm not finished?")
     state = torch.load(path, map_location="cpu")
     cfg = LMConfig.from_dict(state["config"], source=str(path))
     model = UnitLM(int(state["vocab_size"]), cfg.model_config())

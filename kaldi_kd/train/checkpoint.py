@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import MissingFileError
 
 PathLike = Union[str, os.PathLike]
 _STEP_RE = re.compile(r"^step_(\d+)\.pt$")
@@ -41,7 +42,7 @@ def load_checkpoint(path: PathLike, map_location: Any = "cpu") -> Dict[str, Any]
         FileNotFoundError: naming the file.
     """
     if not Path(path).exists():
-        raise FileNotFoundError(f"expected checkpoint {path} to exist")
+        raise MissingFileError(path)
     return torch.load(path, map_location=map_location, weights_only=True)
 
 

@@ -44,6 +44,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from kaldi_kd.am.objective import frame_ce
+from kaldi_kd.errors import InputError
 from kaldi_kd.train.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
                                        rng_state, rotate_checkpoints, save_checkpoint,
                                        set_rng_state)
@@ -77,7 +78,7 @@ def lr_factor(step: int, cfg: OptimConfig, total_steps: int) -> float:
     if cfg.schedule == "constant":
         return 1.0
     if cfg.schedule != "cosine":
-        raise ValueError(f"optim.schedule must be cosine, noam or constant, got {cfg.schedule!r}")
+        raise InputError(f"optim.schedule must be cosine, noam or constant, got {cfg.schedule!r}")
     progress = min(max((s - warm) / max(total_steps - warm, 1), 0.0), 1.0)
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
