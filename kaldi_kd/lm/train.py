@@ -36,6 +36,7 @@ from kaldi_kd.data.atomic import atomic_path, write_text_atomic
 from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.lm.corpus import corpus_files, load_sequences, read_vocab
 from kaldi_kd.lm.models import ModelConfig, UnitLM
+from kaldi_kd.train.checkpoint import restore_num_threads
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger("kaldi_kd.lm")
@@ -174,7 +175,8 @@ def _lr_at(step: int, cfg: LMConfig) -> float:
 
 def _save_checkpoint(path: Path, model: UnitLM, opt: torch.optim.Optimizer, step: int) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}, tmp)
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                    "num_threads": torch.get_num_threads()}, tmp)
 
 
 def _setup_logging(exp_dir: Path) -> None:
@@ -224,6 +226,7 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         step = int(state["step"])
+        restore_num_threads(int(state.get("num_threads", 0)), device)
         log.info("resumed from %s at step %d", ckpt, step)
     log.info("kind=%s vocab=%d train_seqs=%d valid_seqs=%d params=%d device=%s", cfg.kind, len(vocab),
              len(train), len(valid), sum(p.numel() for p in model.parameters()), device)
@@ -234,6 +237,7 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
     while step < cfg.max_steps:
         rng = np.random.default_rng([cfg.seed, step])  # reproducible across --resume
         gen = torch.Generator().manual_seed(cfg.seed * 100003 + step)
+        torch.manual_seed(cfg.seed * 100019 + step)    # dropout masks too: a step never depends on the last
         idx = rng.integers(0, len(train), cfg.batch_size)
         units, lengths = pad_batch([crop(train[i], cfg.max_len, rng) for i in idx])
         for g in opt.param_groups:
