@@ -1,5 +1,6 @@
 # kaldi-kd: two commands on a fresh machine
-#   make setup && make demo    install everything, run the tiny digits recipe end to end
+#   make setup && make demo    install everything, run the tiny digits recipe end to end (~3 min)
+#   make ablation              the digits KD ablation (after make demo; ~15 min on 2 cores)
 #   make test                  the test suite (installs first if needed)
 #   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
 
@@ -25,7 +26,7 @@ SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods
 APT_INSTALL ?= tools/apt_install.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup apt apt-synth setup-synth demo synth test bench clean doctor
+.PHONY: setup apt apt-synth setup-synth demo ablation synth test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -56,8 +57,14 @@ setup-synth: setup apt-synth
 doctor: setup
 	$(VENV)/bin/kaldi-kd doctor
 
+# The whole story on the tiny digits corpus: data, GMMs, CE TDNN, teachers, one KD TDNN,
+# the comparison table (stages 0-10 and 12 of egs/digits/s5/run.sh).
 demo: setup
 	cd egs/digits/s5 && ./run.sh
+
+# The KD ablation of the digits recipe (stage 11; needs the stages of make demo).
+ablation: setup
+	cd egs/digits/s5 && ./run.sh --stage 11 --stop-stage 11 --ablation true
 
 # The medium recipe end to end (5 h synthetic read speech; about 50 minutes on 2 cores).
 synth: setup-synth
