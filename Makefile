@@ -1,6 +1,6 @@
 # kaldi-kd: two commands on a fresh machine
-#   make setup && make demo    install everything, run the tiny digits recipe end to end (~3 min)
-#   make ablation              the digits KD ablation (after make demo; ~15 min on 2 cores)
+#   make setup && make demo    install everything, run the tiny digits recipe end to end (2-3 min)
+#   make ablation              the digits KD ablation (after make demo; ~400 CPU-seconds)
 #   make test                  the test suite (installs first if needed)
 #   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
 
