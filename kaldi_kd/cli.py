@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Callable, Dict, List, Optional
 
+from kaldi_kd.errors import run_main
 from kaldi_kd.score import compare_cli
 
 
@@ -45,8 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    return COMMANDS[args.command][2](args)
+    """The ``kaldi-kd`` entry point; input errors are one line each (:func:`kaldi_kd.errors.run_main`)."""
+    def run() -> int:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command][2](args)
+
+    return run_main(run, prog="kaldi-kd")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kaldi_kd.corpus.librispeech import LibriSpeechError, prepare_librispeech_part
 from kaldi_kd.data.datadir import DataDirError
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -44,4 +45,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

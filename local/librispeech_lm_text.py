@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.corpus.librispeech import LibriSpeechError, subsample_lm_text
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -41,4 +42,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,6 +14,7 @@ import sys
 from kaldi_kd.corpus.digits import DigitsConfig, make_digits_corpus
 from kaldi_kd.corpus.tts import TTSError
 from kaldi_kd.data.datadir import DataDirError
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -43,4 +44,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -13,6 +13,7 @@ import sys
 
 from kaldi_kd.corpus.digits import digit_string
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -31,4 +32,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -15,6 +15,7 @@ from pathlib import Path
 from kaldi_kd.corpus.synth_corpus import SynthCorpusConfig, make_synth_corpus
 from kaldi_kd.corpus.tts import TTSError
 from kaldi_kd.data.datadir import DataDirError
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -57,4 +58,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

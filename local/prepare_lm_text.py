@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kaldi_kd.corpus.lm_sources import SourceConfig
 from kaldi_kd.corpus.lm_text import LMTextConfig, build_lm_text
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -45,4 +46,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.data.tables import read_int_vectors
+from kaldi_kd.errors import KaldiKdError, MissingFileError, require_files, run_main
 from kaldi_kd.units.from_alignments import alignment_segments, level_vocab, silence_rates
 from kaldi_kd.units.io import write_segments
 from kaldi_kd.gmm.lang import Lang
@@ -36,11 +37,11 @@ def main() -> int:
     ali_dir, out = Path(a.ali_dir), Path(a.out_dir)
     alis = sorted(ali_dir.glob("ali.*.gz"), key=lambda x: int(x.name.split(".")[1]))
     need = [Path(a.data_dir) / "text", ali_dir / "final.mdl"] + ([Path(a.spm)] if "subword" in levels else [])
-    for f in need:
-        if not f.exists() or str(f) == ".":
-            sys.exit(f"ali_to_units.py: expected file {f} to exist (--spm for the subword level)")
+    if "subword" in levels and not a.spm:
+        raise KaldiKdError("--spm: the subword level needs a sentencepiece model (pass --spm data/lm/spm/spm.model)")
+    require_files(need, "is the previous stage done?")
     if not alis:
-        sys.exit(f"ali_to_units.py: expected files {ali_dir}/ali.*.gz to exist")
+        raise MissingFileError(f"{ali_dir}/ali.*.gz", "run steps_py/align_si.py first")
     (out / "log").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.FileHandler(out / "log" / "ali_to_units.log", mode="w")])
@@ -77,4 +78,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,7 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_job_options, require_files,
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.stage import (add_beam_options, add_job_options, require_files,
                               setup_logging)
 
 
@@ -31,18 +32,14 @@ def main() -> int:
     p.add_argument("align_dir")
     a = p.parse_args()
     setup_logging(Path(a.align_dir) / "log" / "align_si.log", "align_si")
-    try:
-        require_files("align_si.py", [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
-                      + [Path(a.lang_dir) / f for f in ("L.fst", "words.txt", "oov.int")]
-                      + [Path(a.src_dir) / f for f in ("final.mdl", "tree")])
-        from kaldi_kd.gmm.align import AlignConfig, align_si
+    require_files("align_si.py", [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
+                  + [Path(a.lang_dir) / f for f in ("L.fst", "words.txt", "oov.int")]
+                  + [Path(a.src_dir) / f for f in ("final.mdl", "tree")])
+    from kaldi_kd.gmm.align import AlignConfig, align_si
 
-        cfg = AlignConfig(beam=a.beam, retry_beam=a.retry_beam, careful=a.careful,
-                          boost_silence=a.boost_silence)
-        totals = align_si(a.data_dir, a.lang_dir, a.src_dir, a.align_dir, cfg, nj=a.nj, cmd=a.cmd or None)
-    except (StageInputError, ValueError, RuntimeError) as err:
-        logging.error("%s", err)
-        return 1
+    cfg = AlignConfig(beam=a.beam, retry_beam=a.retry_beam, careful=a.careful,
+                      boost_silence=a.boost_silence)
+    totals = align_si(a.data_dir, a.lang_dir, a.src_dir, a.align_dir, cfg, nj=a.nj, cmd=a.cmd or None)
     if totals["failed"]:
         logging.warning("%d utterances failed to align: %s", len(totals["failed"]),
                         " ".join(totals["failed"][:20]) + (" ..." if len(totals["failed"]) > 20 else ""))
@@ -50,4 +47,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -15,7 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.exp_check import KaldiExpError, check_kaldi_exp
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.exp_check import check_kaldi_exp
 
 
 def main() -> int:
@@ -42,13 +43,9 @@ def main() -> int:
         pass  # a read-only ali dir: log to stderr only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         handlers=handlers)
-    try:
-        check_kaldi_exp(a.data_dir, a.ali_dir, a.lang_dir, a.graph_dir, a.feat_dim, a.gmm_feats == "true")
-    except KaldiExpError as err:
-        logging.error("%s", err)
-        return 1
+    check_kaldi_exp(a.data_dir, a.ali_dir, a.lang_dir, a.graph_dir, a.feat_dim, a.gmm_feats == "true")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

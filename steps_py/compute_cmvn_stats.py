@@ -14,10 +14,8 @@ import logging
 import os
 import sys
 
-from kaldi_kd.data.datadir import DataDirError
-from kaldi_kd.data.features import FeatureError
 from kaldi_kd.data.make_feats import compute_cmvn_dir
-from kaldi_kd.data.tables import TableError
+from kaldi_kd.errors import require_files, run_main
 
 
 def main() -> int:
@@ -33,17 +31,12 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s compute_cmvn_stats: %(message)s",
                         handlers=[logging.StreamHandler(),
                                   logging.FileHandler(os.path.join(log_dir, f"cmvn_{name}.log"), mode="w")])
-    try:
-        for f in ("feats.scp", "utt2spk"):
-            if not os.path.isfile(os.path.join(a.data_dir, f)):
-                raise DataDirError(f"compute_cmvn_stats.py: expected file {os.path.join(a.data_dir, f)} to exist")
-        n = compute_cmvn_dir(a.data_dir, cmvn_dir)
-    except (DataDirError, FeatureError, TableError) as err:
-        logging.error("%s", err)
-        return 1
+    require_files([os.path.join(a.data_dir, "feats.scp"), os.path.join(a.data_dir, "utt2spk")],
+                  "run steps_py/make_feats.py first")
+    n = compute_cmvn_dir(a.data_dir, cmvn_dir)
     logging.info("%s: CMVN stats for %d speakers in %s/cmvn.scp", a.data_dir, n, a.data_dir)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -21,8 +21,7 @@ import sys
 from pathlib import Path
 
 from kaldi_kd.am.forward import write_posterior_priors
-from kaldi_kd.data.datadir import DataDirError
-from kaldi_kd.data.features import FeatureError
+from kaldi_kd.errors import InputError, require_files, run_main
 from kaldi_kd.train.config import TrainConfig
 
 
@@ -38,21 +37,13 @@ def main(argv=None) -> int:
     p.add_argument("am_dir", metavar="<am-exp-dir>")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for f in (Path(a.data_dir) / "feats.scp", Path(a.am_dir) / a.checkpoint, Path(a.am_dir) / "config.yaml"):
-        if not f.exists():
-            print(f"compute_priors.py: expected file {f} to exist", file=sys.stderr)
-            return 1
+    require_files([Path(a.data_dir) / "feats.scp", Path(a.am_dir) / a.checkpoint, Path(a.am_dir) / "config.yaml"])
     if a.num_utts < 1:
-        print(f"compute_priors.py: --num-utts must be >= 1, got {a.num_utts}", file=sys.stderr)
-        return 1
-    try:
-        out = write_posterior_priors(a.data_dir, a.am_dir, a.num_utts, a.checkpoint, a.device, progress=True)
-    except (DataDirError, FeatureError, ValueError) as err:
-        print(f"compute_priors.py: error: {err}", file=sys.stderr)
-        return 1
+        raise InputError(f"--num-utts must be >= 1, got {a.num_utts}")
+    out = write_posterior_priors(a.data_dir, a.am_dir, a.num_utts, a.checkpoint, a.device, progress=True)
     print(f"compute_priors.py: wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -8,7 +8,8 @@ Usage: copy_data_dir.py [--with-feats] <src-data-dir> <dest-data-dir>
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -17,13 +18,9 @@ def main() -> int:
     p.add_argument("src")
     p.add_argument("dest")
     a = p.parse_args()
-    try:
-        DataDir.load(a.src).copy(a.dest, with_feats=a.with_feats)
-    except DataDirError as err:
-        print(f"copy_data_dir.py: {err}", file=sys.stderr)
-        return 1
+    DataDir.load(a.src).copy(a.dest, with_feats=a.with_feats)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

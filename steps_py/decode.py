@@ -22,6 +22,8 @@ from kaldi_kd.decode.stage import (
     StageError, add_decoder_options, decoder_config_from_args, find_trans_model, loglike_num_jobs,
     require, run_decode_stage, score_after_decode,
 )
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.exp_check import KaldiExpError, decode_input_problems
 
 
 def main(argv=None) -> int:
@@ -61,6 +63,10 @@ def main(argv=None) -> int:
     except StageError as err:
         print(f"decode.py: {err}", file=sys.stderr)
         return 1
+    if not args.job:  # the graph, the model and the log-likelihoods must belong together
+        problems = decode_input_problems(graph, model, src if kind == "loglikes" else None)
+        if problems:
+            raise KaldiExpError("\n".join(problems))
     spec = DecodeJob(graph=str(graph / "HCLG.fst"), trans_model=str(model), decode_dir=str(ddir),
                      kind=kind, source=source, data_dir=str(data), num_jobs=nj,
                      config=decoder_config_from_args(args), overwrite=args.overwrite,
@@ -76,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kaldi_kd.errors import run_main
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import decode as decode_step  # noqa: E402  (steps_py/decode.py: same stage)
 
@@ -38,4 +40,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

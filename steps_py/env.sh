@@ -21,6 +21,12 @@ export PATH="/usr/lib/sctk/bin:$PATH"
 export PYTHONPATH="$KKD_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export LC_ALL=C
 
+# wait_all PID...: wait for each background job; a failed one fails the caller (set -e).
+wait_all() {
+  local pid
+  for pid in "$@"; do wait "$pid"; done
+}
+
 # log "message": time-stamped, with the calling script and line (stage headers in run.sh).
 log() {
   local fname=${BASH_SOURCE[1]##*/}

@@ -8,21 +8,18 @@ Usage: fix_data_dir.py <data-dir>
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data_dir")
     a = p.parse_args()
-    try:
-        report = DataDir.load(a.data_dir).fix()
-    except DataDirError as err:
-        print(f"fix_data_dir.py: {err}", file=sys.stderr)
-        return 1
+    report = DataDir.load(a.data_dir).fix()
     print(f"fix_data_dir.py: {a.data_dir}: {report}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import InputError, require_files, run_main
 from kaldi_kd.lm.corpus import load_bounds, load_sequences, read_vocab
 from kaldi_kd.lm.train import load_teacher, resolve_device, teacher_stats
 
@@ -31,11 +32,12 @@ def read_units(units: Path, vocab: list, need_bounds: bool):
         from kaldi_kd.units.io import load_segments
 
         if read_vocab(units / "units.txt") != vocab:
-            sys.exit(f"lm_ppl.py: {units}/units.txt differs from the teacher's units.txt (other tree / lang / spm?)")
+            raise InputError(f"{units}/units.txt: differs from the teacher's units.txt (teacher and units come "
+                             "from another tree, lang or spm model; rebuild one of them)")
         segs = [s for _, s in sorted(load_segments(units).items())]
         if need_bounds and any(s.bounds is None for s in segs):
-            sys.exit(f"lm_ppl.py: {units} has no bounds.gz, which this span-masked teacher needs "
-                     "(rerun steps_py/ali_to_units.py)")
+            raise InputError(f"{units}: no bounds.gz, which this span-masked teacher needs "
+                             "(rerun steps_py/ali_to_units.py)")
         return [s.units for s in segs], ([s.bounds for s in segs] if need_bounds else None)
     seqs = load_sequences(units, len(vocab))
     if not need_bounds:
@@ -53,9 +55,7 @@ def main() -> int:
     p.add_argument("units")
     a = p.parse_args()
     exp, units = Path(a.lm_exp_dir), Path(a.units)
-    for f in (exp / "teacher.pt", exp / "units.txt", units):
-        if not f.exists():
-            sys.exit(f"lm_ppl.py: expected {f} to exist")
+    require_files([exp / "teacher.pt", exp / "units.txt", units], "run steps_py/train_lm.py first")
     vocab = read_vocab(exp / "units.txt")
     device = resolve_device(a.device)
     torch.set_num_threads(1)
@@ -78,4 +78,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

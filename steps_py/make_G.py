@@ -9,12 +9,11 @@ plain sentences.  Words not in <lang-dir>/words.txt become the OOV word (oov.txt
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.ngram import ArpaError, NgramConfig, make_lang_test, make_lang_test_from_arpa
-from kaldi_kd.gmm.symbols import LangError
+from kaldi_kd.errors import require_files, run_main
+from kaldi_kd.gmm.ngram import NgramConfig, make_lang_test, make_lang_test_from_arpa
 from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
@@ -37,24 +36,18 @@ def main() -> int:
 
     out = Path(args.lang_test_dir)
     setup_logging(out / "log" / "make_G.log", "make_G", LEVEL_NAME_FORMAT)
-    for f in ("words.txt", "oov.txt", "L_disambig.fst"):
-        if not (Path(args.lang_dir) / f).is_file():
-            logging.error("expected file %s to exist", Path(args.lang_dir) / f)
-            return 1
+    require_files([Path(args.lang_dir) / f for f in ("words.txt", "oov.txt", "L_disambig.fst")],
+                  "run steps_py/prepare_lang.py first")
     cfg = NgramConfig(order=args.order, check_lg=args.check_lg == "true",
                       text_has_ids=None if args.has_ids == "auto" else args.has_ids == "true")
     if bool(args.arpa) == bool(args.lm_text):
         p.error("give <lm-text> files or --arpa (exactly one of them)")
-    try:
-        if args.arpa:
-            make_lang_test_from_arpa(args.arpa, args.lang_dir, out, cfg.check_lg)
-        else:
-            make_lang_test(args.lm_text, args.lang_dir, out, cfg)
-    except (ArpaError, LangError) as e:
-        logging.error("%s", e)
-        return 1
+    if args.arpa:
+        make_lang_test_from_arpa(args.arpa, args.lang_dir, out, cfg.check_lg)
+    else:
+        make_lang_test(args.lm_text, args.lang_dir, out, cfg)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

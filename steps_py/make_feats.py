@@ -15,10 +15,9 @@ import logging
 import os
 import sys
 
-from kaldi_kd.data.datadir import DataDirError
-from kaldi_kd.data.features import FeatureConfig, FeatureError
-from kaldi_kd.data.jobs import JobError
+from kaldi_kd.data.features import FeatureConfig
 from kaldi_kd.data.make_feats import make_feats
+from kaldi_kd.errors import require_files, run_main
 
 
 def main() -> int:
@@ -36,18 +35,12 @@ def main() -> int:
     feat_dir = a.feat_dir or os.path.join(a.data_dir, "data")
     config = a.config or (f"conf/{a.feat_type}.conf" if os.path.isfile(f"conf/{a.feat_type}.conf") else None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s make_feats: %(message)s")
-    try:
-        for f in ("wav.scp", "utt2spk"):
-            if not os.path.isfile(os.path.join(a.data_dir, f)):
-                raise DataDirError(f"make_feats.py: expected file {os.path.join(a.data_dir, f)} to exist")
-        cfg = FeatureConfig.from_file(config, a.feat_type) if config else FeatureConfig(a.feat_type)
-        summary = make_feats(a.data_dir, log_dir, feat_dir, cfg, a.nj, a.cmd or None, a.compress)
-    except (DataDirError, FeatureError, JobError) as err:
-        print(f"make_feats.py: error: {err}", file=sys.stderr)
-        return 1
+    require_files([os.path.join(a.data_dir, f) for f in ("wav.scp", "utt2spk")], "prepare the data dir first")
+    cfg = FeatureConfig.from_file(config, a.feat_type) if config else FeatureConfig(a.feat_type)
+    summary = make_feats(a.data_dir, log_dir, feat_dir, cfg, a.nj, a.cmd or None, a.compress)
     logging.info("%s: %s features: %s", a.data_dir, a.feat_type, summary)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

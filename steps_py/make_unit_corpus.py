@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import KaldiKdError, require_files, run_main
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.text import TextToUnits, TextUnitsConfig, write_unit_corpus
 
@@ -45,11 +46,9 @@ def main() -> int:
         need += [Path(a.model_dir) / "final.mdl", Path(a.model_dir) / "tree"]
     if a.level == "subword":
         if not a.spm:
-            sys.exit("make_unit_corpus.py: --spm is required for --level subword")
+            raise KaldiKdError("--spm: the subword level needs a sentencepiece model (pass --spm data/lm/spm/spm.model)")
         need.append(Path(a.spm))
-    for f in need:
-        if not f.exists():
-            sys.exit(f"make_unit_corpus.py: expected file {f} to exist")
+    require_files(need, "is the previous stage done?")
     cfg = TextUnitsConfig(sil_prob=a.sil_prob, edge_sil_prob=a.edge_sil_prob, pron_index=a.pron_index,
                           oov=a.oov, seed=a.seed, has_keys=a.has_keys)
     out = Path(a.out_dir)
@@ -67,10 +66,7 @@ def main() -> int:
 
         sp = load_spm(a.spm)
     conv = TextToUnits(a.level, lang, cfg, trans_model=tm, ctx_dep=ctx, sp=sp)
-    try:
-        n_tr, n_va = write_unit_corpus(a.lm_text, out, conv, a.valid_every, progress=sys.stderr.isatty())
-    except ValueError as e:
-        sys.exit(f"make_unit_corpus.py: {e}")
+    n_tr, n_va = write_unit_corpus(a.lm_text, out, conv, a.valid_every, progress=sys.stderr.isatty())
     conf = {"level": a.level, "lm_text": a.lm_text, "spm": a.spm, "valid_every": a.valid_every,
             **dataclasses.asdict(cfg)}
     write_text_atomic(out / "conf.yaml", yaml.safe_dump(conf, sort_keys=False))
@@ -81,4 +77,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

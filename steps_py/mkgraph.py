@@ -7,12 +7,11 @@ e.g.:  steps_py/mkgraph.py data/lang_test exp/tri1 exp/tri1/graph
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+from kaldi_kd.errors import require_files, run_main
 from kaldi_kd.gmm.graph import GraphConfig, load_model_dir, make_graph_dir
-from kaldi_kd.gmm.symbols import LangError
 from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
@@ -33,21 +32,14 @@ def main() -> int:
 
     graph = Path(args.graph_dir)
     setup_logging(graph / "log" / "mkgraph.log", "mkgraph", LEVEL_NAME_FORMAT)
-    for f in (Path(args.lang_test_dir) / "G.fst", Path(args.lang_test_dir) / "L_disambig.fst",
-              Path(args.model_dir) / "final.mdl", Path(args.model_dir) / "tree"):
-        if not f.is_file():
-            logging.error("expected file %s to exist", f)
-            return 1
+    require_files([Path(args.lang_test_dir) / "G.fst", Path(args.lang_test_dir) / "L_disambig.fst",
+                   Path(args.model_dir) / "final.mdl", Path(args.model_dir) / "tree"], "is the previous stage done?")
     cfg = GraphConfig(self_loop_scale=args.self_loop_scale, transition_scale=args.transition_scale,
                       max_states=args.max_states)
-    try:
-        trans_model, ctx_dep = load_model_dir(args.model_dir)
-        make_graph_dir(args.lang_test_dir, trans_model, ctx_dep, graph, cfg)
-    except LangError as e:
-        logging.error("%s", e)
-        return 1
+    trans_model, ctx_dep = load_model_dir(args.model_dir)
+    make_graph_dir(args.lang_test_dir, trans_model, ctx_dep, graph, cfg)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

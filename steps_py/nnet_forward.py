@@ -19,11 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from kaldi_kd.am.forward import forward_job
-from kaldi_kd.am.priors import prior_file
+from kaldi_kd.am.forward import check_forward_inputs, forward_job
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.data.datadir import DataDir
 from kaldi_kd.data.jobs import run_cmd_jobs, run_local_jobs
+from kaldi_kd.errors import run_main
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -46,16 +46,6 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_inputs(data_dir: Path, am_dir: Path, checkpoint: str, priors: str) -> None:
-    for f in (data_dir / "feats.scp", am_dir / checkpoint, am_dir / "config.yaml"):
-        if not f.exists():
-            sys.exit(f"nnet_forward.py: expected file {f} to exist")
-    try:
-        prior_file(am_dir, priors)
-    except FileNotFoundError as err:
-        sys.exit(f"nnet_forward.py: {err}")
-
-
 def main(argv=None) -> int:
     args = get_parser().parse_args(argv)
     data_dir, am_dir, out_dir = Path(args.data_dir), Path(args.am_dir), Path(args.out_dir)
@@ -65,7 +55,7 @@ def main(argv=None) -> int:
     if args.job:                                   # a single job started by --cmd
         forward_job(job=args.job, **kwargs)
         return 0
-    check_inputs(data_dir, am_dir, args.checkpoint, args.priors)
+    check_forward_inputs(data_dir, am_dir, args.checkpoint, args.priors)
     (out_dir / "log").mkdir(parents=True, exist_ok=True)
     DataDir.load(data_dir).split(args.nj)
     if args.cmd:
@@ -82,4 +72,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

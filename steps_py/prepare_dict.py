@@ -14,7 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.lexicon import LexiconError, prepare_dict, read_words
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.lexicon import prepare_dict, read_words
 from kaldi_kd.gmm.lexicon_file import prepare_dict_from_lexicon
 from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
@@ -37,22 +38,18 @@ def main() -> int:
     out = Path(args.dict_dir)
     setup_logging(out / "log" / "prepare_dict.log", "prepare_dict", LEVEL_NAME_FORMAT)
     has_ids = None if args.has_ids == "auto" else args.has_ids == "true"
-    try:
-        words = read_words(args.inputs, has_ids)
-        if args.lexicon:
-            stats = prepare_dict_from_lexicon(args.lexicon, out, args.oov, words,
-                                              strip_stress=args.strip_stress == "true")
-        elif not words:
-            p.error("give word lists or text files (or --lexicon)")
-        else:
-            stats = prepare_dict(words, out, args.oov)
-    except LexiconError as e:
-        logging.error("%s", e)
-        return 1
+    words = read_words(args.inputs, has_ids)
+    if args.lexicon:
+        stats = prepare_dict_from_lexicon(args.lexicon, out, args.oov, words,
+                                          strip_stress=args.strip_stress == "true")
+    elif not words:
+        p.error("give word lists or text files (or --lexicon)")
+    else:
+        stats = prepare_dict(words, out, args.oov)
     if stats.failed_words:
         logging.warning("left out (no pronunciation): %s", " ".join(stats.failed_words))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -6,11 +6,11 @@ e.g.:  steps_py/prepare_lang.py data/local/dict '<UNK>' data/lang
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.lang import LangConfig, LangError, prepare_lang
+from kaldi_kd.errors import require_files, run_main
+from kaldi_kd.gmm.lang import LangConfig, prepare_lang
 from kaldi_kd.gmm.stage import LEVEL_NAME_FORMAT, setup_logging
 
 
@@ -40,17 +40,11 @@ def main() -> int:
     setup_logging(lang / "log" / "prepare_lang.log", "prepare_lang", LEVEL_NAME_FORMAT)
     cfg = LangConfig(position_dependent_phones=args.position_dependent_phones, sil_prob=args.sil_prob,
                      num_sil_states=args.num_sil_states, num_nonsil_states=args.num_nonsil_states)
-    for f in ("silence_phones.txt", "nonsilence_phones.txt", "optional_silence.txt"):
-        if not (Path(args.dict_dir) / f).is_file():
-            logging.error("expected file %s to exist", Path(args.dict_dir) / f)
-            return 1
-    try:
-        prepare_lang(args.dict_dir, args.oov_word, lang, cfg)
-    except LangError as e:
-        logging.error("%s", e)
-        return 1
+    require_files([Path(args.dict_dir) / f for f in ("silence_phones.txt", "nonsilence_phones.txt",
+                                                      "optional_silence.txt")], "run steps_py/prepare_dict.py first")
+    prepare_lang(args.dict_dir, args.oov_word, lang, cfg)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -17,7 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.kd.ablation import AblationConfig, AblationError, run_ablation
+from kaldi_kd.errors import require_files, run_main
+from kaldi_kd.kd.ablation import AblationConfig, run_ablation
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -46,20 +47,14 @@ def main(argv=None) -> int:
         train_args=args.train_args,
     )
     if args.config:
-        if not Path(args.config).is_file():
-            print(f"run_ablation.py: expected file {args.config} to exist", file=sys.stderr)
-            return 1
+        require_files([args.config])
         cfg = AblationConfig.load(args.config, **overrides)
     else:
         cfg = AblationConfig(**{k: v for k, v in overrides.items() if v is not None}).validate()
-    try:
-        md = run_ablation(cfg, out_dir, skip_run=args.collect_only)
-    except (AblationError, FileNotFoundError, ValueError) as e:
-        print(f"run_ablation.py: {e}", file=sys.stderr)
-        return 1
+    md = run_ablation(cfg, out_dir, skip_run=args.collect_only)
     print(md.read_text())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -20,8 +20,8 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.kd.ablation import AblationError
-from kaldi_kd.kd.learning_curve import LearningCurveConfig, LearningCurveError, run_curve, tune, write_summary
+from kaldi_kd.errors import require_files, run_main
+from kaldi_kd.kd.learning_curve import LearningCurveConfig, run_curve, tune, write_summary
 
 
 def main(argv=None) -> int:
@@ -31,30 +31,23 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", default=None, help="curve step: only these sizes (comma list of hours)")
     p.add_argument("--partial", action="store_true", help="summary: include sizes with some seeds missing")
     a = p.parse_args(argv)
-    try:
-        cfg = LearningCurveConfig.load(a.config)
-    except (OSError, LearningCurveError, TypeError) as e:
-        print(f"run_learning_curve.py: {a.config}: {e}", file=sys.stderr)
-        return 1
+    require_files([a.config])
+    cfg = LearningCurveConfig.load(a.config)
     root = Path(cfg.exp_root)
     (root / "log").mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=[logging.StreamHandler(), logging.FileHandler(root / "log" / "learning_curve.log")])
     cfg.save(root / "learning_curve.yaml")
-    try:
-        if a.step in ("tune", "all"):
-            chosen = tune(cfg)
-            print(f"run_learning_curve.py: tuned systems {chosen['systems']} -> {root}/tune/TUNING.md")
-        if a.step in ("curve", "all"):
-            run_curve(cfg, sizes=[float(h) for h in a.sizes.split(",")] if a.sizes else None)
-        if a.step in ("summary", "all"):
-            md = write_summary(cfg, complete_only=not a.partial)
-            print(md.read_text())
-    except (AblationError, LearningCurveError, FileNotFoundError, ValueError) as e:
-        print(f"run_learning_curve.py: {e}", file=sys.stderr)
-        return 1
+    if a.step in ("tune", "all"):
+        chosen = tune(cfg)
+        print(f"run_learning_curve.py: tuned systems {chosen['systems']} -> {root}/tune/TUNING.md")
+    if a.step in ("curve", "all"):
+        run_curve(cfg, sizes=[float(h) for h in a.sizes.split(",")] if a.sizes else None)
+    if a.step in ("summary", "all"):
+        md = write_summary(cfg, complete_only=not a.partial)
+        print(md.read_text())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

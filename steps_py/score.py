@@ -13,7 +13,8 @@ import argparse
 import logging
 import sys
 
-from kaldi_kd.score.score_dir import ScoringConfig, ScoringError, score_decode_dir
+from kaldi_kd.errors import InputError, run_main
+from kaldi_kd.score.score_dir import ScoringConfig, score_decode_dir
 
 
 def main(argv=None) -> int:
@@ -33,19 +34,15 @@ def main(argv=None) -> int:
     try:
         wips = tuple(float(w) for w in args.word_ins_penalty.split(",") if w)
     except ValueError:
-        print(f"score.py: bad --word-ins-penalty {args.word_ins_penalty!r}", file=sys.stderr)
-        return 1
+        raise InputError(f"--word-ins-penalty: bad value {args.word_ins_penalty!r} (give numbers separated "
+                         "by commas, e.g. 0.0,0.5,1.0)") from None
     cfg = ScoringConfig(args.min_lmwt, args.max_lmwt, wips, args.replications,
                         tuple(w for w in args.ignore_words.split(",") if w))
-    try:
-        s = score_decode_dir(args.data_dir, args.lang_dir, args.decode_dir, cfg)
-    except ScoringError as err:
-        print(f"score.py: {err}", file=sys.stderr)
-        return 1
+    s = score_decode_dir(args.data_dir, args.lang_dir, args.decode_dir, cfg)
     print(f"{s.best.kaldi_line()} (LMWT {s.best_lmwt}, WIP {s.best_wip}) "
           f"95% CI [{s.ci_low:.2f}, {s.ci_high:.2f}]")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

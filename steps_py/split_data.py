@@ -8,7 +8,8 @@ Usage: split_data.py [--per-utt] <data-dir> <num-to-split>
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -17,13 +18,9 @@ def main() -> int:
     p.add_argument("data_dir")
     p.add_argument("num", type=int)
     a = p.parse_args()
-    try:
-        DataDir.load(a.data_dir).split(a.num, per_utt=a.per_utt)
-    except DataDirError as err:
-        print(f"split_data.py: {err}", file=sys.stderr)
-        return 1
+    DataDir.load(a.data_dir).split(a.num, per_utt=a.per_utt)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

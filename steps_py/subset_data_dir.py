@@ -15,8 +15,9 @@ Default: <num-utts> utterances evenly spread over the sorted list (all speakers 
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.data.datadir import DataDir
 from kaldi_kd.data.subset import pick_utts_hours, read_utt_list, subset_data_dir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -37,19 +38,15 @@ def main() -> int:
         p.error("expected <src-data-dir> <num-utts> <dest-data-dir>" if by_size else
                 "expected <src-data-dir> <dest-data-dir> with --hours / --utt-list")
     a.src, a.dest = a.args[0], a.args[-1]
-    try:
-        if by_size:
-            out = subset_data_dir(a.src, int(a.args[1]), a.dest, a.mode or "spread")
-        else:
-            d = DataDir.load(a.src)
-            utts = pick_utts_hours(d, a.hours) if a.hours is not None else read_utt_list(a.utt_list, d)
-            out = d.subset(utts, a.dest)
-    except (DataDirError, ValueError) as err:
-        print(f"subset_data_dir.py: error: {err}", file=sys.stderr)
-        return 1
+    if by_size:
+        out = subset_data_dir(a.src, int(a.args[1]), a.dest, a.mode or "spread")
+    else:
+        d = DataDir.load(a.src)
+        utts = pick_utts_hours(d, a.hours) if a.hours is not None else read_utt_list(a.utt_list, d)
+        out = d.subset(utts, a.dest)
     print(f"subset_data_dir.py: {len(out.utts)} utterances, {len(out.speakers)} speakers in {a.dest}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

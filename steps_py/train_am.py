@@ -39,13 +39,16 @@ saved config.yaml and kd.yaml are used):
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import sys
 from pathlib import Path
 
 import yaml
 
-from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, KDConfigError, add_kd_arguments, kd_config_from_args
+from kaldi_kd.am.heads import check_layers
+from kaldi_kd.errors import MissingFileError, require_files, run_main
+from kaldi_kd.kd.config import KD_CONFIG_NAME, KDConfig, add_kd_arguments, kd_config_from_args
 from kaldi_kd.lm.hf_options import hf_model_dir, is_hf_spec
 from kaldi_kd.units.vocab import WORD_LEVEL
 from kaldi_kd.train.config import apply_overrides, config_from_dict, load_config
@@ -87,13 +90,10 @@ def teacher_file(spec: str) -> Path:
 
 
 def check_inputs(data_dir: Path, ali_dir: Path, kd: KDConfig) -> None:
-    need = [data_dir / "feats.scp", ali_dir / "final.mdl"]
-    need += [teacher_file(spec) for spec in kd.teachers.values()]
-    for f in need:
-        if not f.exists():
-            sys.exit(f"train_am.py: expected file {f} to exist")
+    require_files([data_dir / "feats.scp", ali_dir / "final.mdl"], "is the previous stage done?")
+    require_files([teacher_file(spec) for spec in kd.teachers.values()], "run steps_py/train_lm.py first")
     if not list(ali_dir.glob("ali.*.gz")):
-        sys.exit(f"train_am.py: expected files {ali_dir}/ali.*.gz to exist")
+        raise MissingFileError(f"{ali_dir}/ali.*.gz", "run steps_py/align_si.py first")
 
 
 def load_kd_config(args: argparse.Namespace, exp_dir: Path) -> KDConfig:
@@ -103,12 +103,9 @@ def load_kd_config(args: argparse.Namespace, exp_dir: Path) -> KDConfig:
     system trained on those alignments).
     """
     saved_kd = exp_dir / KD_CONFIG_NAME
-    try:
-        if args.resume and saved_kd.exists():
-            return KDConfig.load(saved_kd).validate()
-        kd = kd_config_from_args(args)
-    except KDConfigError as e:
-        sys.exit(f"train_am.py: {e}")
+    if args.resume and saved_kd.exists():
+        return KDConfig.load(saved_kd).validate()
+    kd = kd_config_from_args(args)
     if kd.hf_units() and "cache" not in kd.hf:
         kd.hf["cache"] = str(Path(args.ali_dir) / "hf_targets")
     return kd
@@ -125,10 +122,7 @@ def load_segments(args: argparse.Namespace, kd: KDConfig):
     spm = args.spm_model
     if spm is None and "subword" in levels and args.lang:
         spm = find_spm_model(kd.teachers["subword"])
-    try:
-        segs, sizes = training_segments(levels, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
-    except (FileNotFoundError, ValueError) as e:
-        sys.exit(f"train_am.py: {e}")
+    segs, sizes = training_segments(levels, args.ali_dir, units_dir, args.lang, args.data_dir, spm)
     for u in hf:
         segs[u] = segs.pop(WORD_LEVEL)
         sizes.pop(WORD_LEVEL, None)
@@ -142,11 +136,15 @@ def main(argv=None) -> int:
     use_kd = kd.enabled or bool(kd.teachers)
     check_inputs(data_dir, ali_dir, kd)
     saved = exp_dir / "config.yaml"
+    resumed_model = None
     if args.resume and saved.exists():
-        cfg = config_from_dict(yaml.safe_load(saved.read_text()))
+        cfg = config_from_dict(yaml.safe_load(saved.read_text()), source=str(saved))
         cfg = apply_overrides(cfg, args.opt)
+        resumed_model = copy.deepcopy(cfg.model)
     else:
         cfg = load_config(args.config, args.opt)
+    if kd.enabled:                    # before anything is written: heads must fit the encoder
+        check_layers(kd.specs, cfg.model.num_layers)
     dev = resolve_device(cfg.device)
     rank, _, _ = init_distributed(dev.type)
     setup_logging(exp_dir, rank)
@@ -155,7 +153,8 @@ def main(argv=None) -> int:
     log = logging.getLogger("kaldi_kd")
     log.info("%s", " ".join(sys.argv))
     segments, sizes = load_segments(args, kd) if kd.enabled else ({}, {})
-    setup = prepare_training(data_dir, ali_dir, exp_dir, cfg)
+    setup = prepare_training(data_dir, ali_dir, exp_dir, cfg, expect_model=resumed_model,
+                             expect_source=str(saved))
     if use_kd:
         from kaldi_kd.kd.train import run_kd_training
 
@@ -174,4 +173,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

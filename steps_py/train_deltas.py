@@ -11,11 +11,11 @@ trains the triphone model.  Writes <exp-dir>/{tree, questions.int, treeacc.npz,
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_em_options, add_job_options,
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.stage import (add_beam_options, add_em_options, add_job_options,
                               add_tree_options, add_triphone_arguments, em_options, log_training_done,
                               require_files, setup_logging, triphone_inputs)
 
@@ -30,20 +30,16 @@ def main() -> int:
     add_triphone_arguments(p)
     a = p.parse_args()
     setup_logging(Path(a.exp_dir) / "log" / "train_deltas.log", "train_deltas")
-    try:
-        require_files("train_deltas.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/context_indep.int"]))
-        from kaldi_kd.gmm.train_deltas import DeltasConfig, train_deltas
+    require_files("train_deltas.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/context_indep.int"]))
+    from kaldi_kd.gmm.train_deltas import DeltasConfig, train_deltas
 
-        cfg = DeltasConfig(**em_options(a), beam=a.beam, retry_beam=a.retry_beam,
-                           cluster_thresh=a.cluster_thresh, thresh=a.thresh)
-        logs = train_deltas(a.num_leaves, a.tot_gauss, a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir,
-                            cfg, nj=a.nj, cmd=a.cmd or None)
-    except (StageInputError, FileNotFoundError, ValueError, RuntimeError) as err:
-        logging.error("%s", err)
-        return 1
+    cfg = DeltasConfig(**em_options(a), beam=a.beam, retry_beam=a.retry_beam,
+                       cluster_thresh=a.cluster_thresh, thresh=a.thresh)
+    logs = train_deltas(a.num_leaves, a.tot_gauss, a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir,
+                        cfg, nj=a.nj, cmd=a.cmd or None)
     log_training_done(a.exp_dir, logs)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -10,11 +10,11 @@ cmvn_opts, feats.yaml, log/}.  Rerunnable.
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.stage import (StageInputError, add_beam_options, add_em_options, add_job_options,
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.stage import (add_beam_options, add_em_options, add_job_options,
                               add_tree_options, add_triphone_arguments, em_options, log_training_done,
                               require_files, setup_logging, triphone_inputs)
 
@@ -32,21 +32,17 @@ def main() -> int:
     add_triphone_arguments(p)
     a = p.parse_args()
     setup_logging(Path(a.exp_dir) / "log" / "train_lda_mllt.log", "train_lda_mllt")
-    try:
-        require_files("train_lda_mllt.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/silence.int"]))
-        from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
+    require_files("train_lda_mllt.py", triphone_inputs(a, ["phones/sets.int", "phones/roots.int", "phones/silence.int"]))
+    from kaldi_kd.gmm.train_lda_mllt import LdaMlltConfig, train_lda_mllt
 
-        cfg = LdaMlltConfig(**em_options(a), mllt_iters=tuple(int(x) for x in a.mllt_iters.split()),
-                            dim=a.dim, splice=a.splice, beam=a.beam, retry_beam=a.retry_beam,
-                            thresh=a.thresh, cluster_thresh=a.cluster_thresh)
-        logs = train_lda_mllt(a.num_leaves, a.tot_gauss, a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir,
-                              cfg, nj=a.nj, cmd=a.cmd or None)
-    except (StageInputError, FileNotFoundError, ValueError, RuntimeError) as err:
-        logging.error("%s", err)
-        return 1
+    cfg = LdaMlltConfig(**em_options(a), mllt_iters=tuple(int(x) for x in a.mllt_iters.split()),
+                        dim=a.dim, splice=a.splice, beam=a.beam, retry_beam=a.retry_beam,
+                        thresh=a.thresh, cluster_thresh=a.cluster_thresh)
+    logs = train_lda_mllt(a.num_leaves, a.tot_gauss, a.data_dir, a.lang_dir, a.ali_dir, a.exp_dir,
+                          cfg, nj=a.nj, cmd=a.cmd or None)
     log_training_done(a.exp_dir, logs, "final.mdl + final.mat")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -10,8 +10,8 @@ Writes <exp-dir>/{config.yaml,units.txt,teacher.pt,ppl,ckpt/last.pt,log/train.lo
 
 import argparse
 import sys
-from pathlib import Path
 
+from kaldi_kd.errors import require_files, run_main
 from kaldi_kd.lm.train import LMConfig, train_lm
 
 
@@ -33,8 +33,7 @@ def main() -> None:
     a = p.parse_args()
     overrides = dict(kind=a.kind, span=a.span, max_steps=a.max_steps, patience=a.patience, device=a.device, num_threads=a.num_threads)
     if a.config:
-        if not Path(a.config).exists():
-            sys.exit(f"train_lm.py: expected file {a.config} to exist")
+        require_files([a.config])
         cfg = LMConfig.from_yaml(a.config, **overrides)
     else:
         cfg = LMConfig.from_dict({}, **overrides)
@@ -43,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

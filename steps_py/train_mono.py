@@ -11,11 +11,11 @@ Rerunning continues after the last finished iteration.
 """
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.gmm.stage import (StageInputError, add_em_options, add_job_options, em_options,
+from kaldi_kd.errors import run_main
+from kaldi_kd.gmm.stage import (add_em_options, add_job_options, em_options,
                               log_training_done, require_files, setup_logging)
 
 
@@ -31,20 +31,16 @@ def main() -> int:
     p.add_argument("exp_dir")
     a = p.parse_args()
     setup_logging(Path(a.exp_dir) / "log" / "train_mono.log", "train_mono")
-    try:
-        require_files("train_mono.py", [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
-                      + [Path(a.lang_dir) / f for f in ("L.fst", "topo", "words.txt", "oov.int",
-                                                          "phones/sets.int", "phones/optional_silence.int")])
-        from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
+    require_files("train_mono.py", [Path(a.data_dir) / f for f in ("feats.scp", "cmvn.scp", "text", "utt2spk")]
+                  + [Path(a.lang_dir) / f for f in ("L.fst", "topo", "words.txt", "oov.int",
+                                                      "phones/sets.int", "phones/optional_silence.int")])
+    from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
 
-        cfg = MonoConfig(**em_options(a), totgauss=a.totgauss)
-        logs = train_mono(a.data_dir, a.lang_dir, a.exp_dir, cfg, nj=a.nj, cmd=a.cmd or None)
-    except (StageInputError, ValueError, RuntimeError) as err:
-        logging.error("%s", err)
-        return 1
+    cfg = MonoConfig(**em_options(a), totgauss=a.totgauss)
+    logs = train_mono(a.data_dir, a.lang_dir, a.exp_dir, cfg, nj=a.nj, cmd=a.cmd or None)
     log_training_done(a.exp_dir, logs)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

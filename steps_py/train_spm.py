@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import require_files, run_main
 from kaldi_kd.units.spm import SpmConfig, load_spm, train_spm
 
 
@@ -29,8 +30,7 @@ def main() -> int:
     p.add_argument("lm_text")
     p.add_argument("spm_dir")
     a = p.parse_args()
-    if not Path(a.lm_text).exists():
-        sys.exit(f"train_spm.py: expected file {a.lm_text} to exist")
+    require_files([a.lm_text], "run local/make_*_lm_text.py first")
     cfg = SpmConfig(vocab_size=a.vocab_size, model_type=a.model_type, character_coverage=a.character_coverage,
                     has_keys=a.has_keys)
     out = Path(a.spm_dir)
@@ -45,4 +45,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -8,7 +8,8 @@ Usage: validate_data_dir.py [--no-text] [--no-wav-check] <data-dir>
 import argparse
 import sys
 
-from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import run_main
 
 
 def main() -> int:
@@ -17,11 +18,7 @@ def main() -> int:
     p.add_argument("--no-wav-check", action="store_true", help="do not check that wav files exist")
     p.add_argument("data_dir")
     a = p.parse_args()
-    try:
-        d = DataDir.load(a.data_dir).validate(check_wavs=not a.no_wav_check, require_text=not a.no_text)
-    except DataDirError as err:
-        print(f"validate_data_dir.py: {err}", file=sys.stderr)
-        return 1
+    d = DataDir.load(a.data_dir).validate(check_wavs=not a.no_wav_check, require_text=not a.no_text)
     extra = " ".join(n for n in ("feats.scp", "cmvn.scp", "segments") if d.has(n))
     print(f"validate_data_dir.py: {a.data_dir}: OK ({len(d.utts)} utterances, {len(d.speakers)} speakers"
           + (f"; {extra}" if extra else "") + ")")
@@ -29,4 +26,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

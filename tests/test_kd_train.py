@@ -169,7 +169,9 @@ def test_train_kd_without_kd_options_is_ce(world, tmp_path):
 
 def test_train_kd_names_missing_teacher(world, tmp_path):
     cli = _load_cli("train_am")
-    with pytest.raises(SystemExit, match="lm_nothing/teacher.pt"):
+    from kaldi_kd.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="lm_nothing/teacher.pt"):
         cli.main(["--aux-heads", "senone@2", "--teacher", f"senone={tmp_path}/lm_nothing",
                   str(world["data"]), str(world["ali"]), str(tmp_path / "x")])
 

@@ -106,8 +106,11 @@ def test_forward_through_run_pl(tmp_path, monkeypatch):
 def test_missing_model_is_named(tmp_path):
     data, am, _, _ = _am_dir(tmp_path, "tdnn", 1)
     (am / "best.pt").unlink()
-    with pytest.raises(SystemExit, match="best.pt"):
+    from kaldi_kd.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="best.pt"):       # run_main reports it as one line
         _run_forward([str(data), str(am), str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
 
 
 def _run_script(name, args):
@@ -157,5 +160,7 @@ def test_posterior_priors_are_summed_posteriors_and_used_by_forward(tmp_path):
 def test_compute_priors_names_missing_model(tmp_path, capsys):
     data, am, _, _ = _am_dir(tmp_path, "tdnn", 1)
     (am / "best.pt").unlink()
-    assert _run_script("compute_priors", [str(data), str(am)]) == 1
-    assert "best.pt" in capsys.readouterr().err
+    from kaldi_kd.errors import run_main
+
+    assert run_main(lambda: _run_script("compute_priors", [str(data), str(am)]), "compute_priors.py") == 1
+    assert f"compute_priors.py: {am / 'best.pt'}: expected file to exist" in capsys.readouterr().err

@@ -197,3 +197,33 @@ def test_mono_through_cmd_runner(corpus, tmp_path):
     log1 = (tmp_path / "mono" / "log" / "acc.1.2.log").read_text()
     assert "kaldi_kd.gmm.em" in log1 and "Overall avg like per frame" in log1
     assert len(_read_alis(tmp_path / "mono")) == 24
+
+
+def test_mixup_is_reproducible_and_splits_like_kaldi():
+    """gmm-est's mix-up: the same model twice gives the same Gaussians (the wheel's own
+    perturbation draws from std::random_device); each split halves the heaviest weight and
+    moves the pair's means apart by ± perturb * N(0,1) * stddev."""
+    from gmm_fixtures import make_mono
+
+    from kaldi_kd.gmm.stats import split_by_count
+
+    def mixed():
+        _, _, _, am = make_mono(num_phones=3, dim=4, num_gauss=1, seed=3)
+        occs = np.linspace(100, 900, am.num_pdfs).astype(np.float32)
+        split_by_count(am, occs, am.num_pdfs * 3, 0.01, 0.2, 20.0)
+        return am
+
+    a, b = mixed(), mixed()
+    _, _, _, orig = make_mono(num_phones=3, dim=4, num_gauss=1, seed=3)
+    assert a.num_gauss == orig.num_pdfs * 3 and a.num_gauss == b.num_gauss
+    for p in range(a.num_pdfs):
+        ga, gb, g0 = a.get_pdf(p), b.get_pdf(p), orig.get_pdf(p)
+        np.testing.assert_array_equal(np.asarray(ga.means), np.asarray(gb.means))
+        n, w = ga.num_gauss, np.asarray(ga.weights)
+        assert np.isclose(w.sum(), 1.0) and (n == 1 or (w <= 0.5 + 1e-6).all())
+        means, m0 = np.asarray(ga.means, np.float64), np.asarray(g0.means, np.float64)[0]
+        std = np.sqrt(np.asarray(g0.vars, np.float64))[0]
+        np.testing.assert_allclose(np.asarray(ga.vars), np.tile(np.asarray(g0.vars), (n, 1)), rtol=1e-6)
+        if n > 1:
+            dev = np.abs(means - m0) / std                 # every component within a few perturbations
+            assert 0 < dev.max() < 0.01 * 8 and len({tuple(r) for r in means.round(7)}) == n

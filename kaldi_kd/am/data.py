@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from kaldi_kd.data.features import FeatureReader
 from kaldi_kd.data.tables import read_int_vectors, read_table
+from kaldi_kd.errors import InputError, KaldiKdError, MissingFileError
 
 PathLike = Union[str, os.PathLike]
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class DataConfig:
     valid_max_utts: int = 300
 
 
-class FrameCountError(ValueError):
+class FrameCountError(KaldiKdError, ValueError):
     """Features and alignments disagree on frame counts; the message lists the utterances."""
 
 
@@ -136,7 +137,7 @@ class FeatureSource:
     def __init__(self, data_dir: PathLike, cfg: DataConfig):
         self.data_dir = Path(data_dir)
         if not (self.data_dir / "feats.scp").exists():
-            raise FileNotFoundError(f"expected file {self.data_dir / 'feats.scp'} to exist")
+            raise MissingFileError(self.data_dir / 'feats.scp')
         self.reader = FeatureReader(self.data_dir, cmvn=cfg.cmvn, deltas=cfg.deltas,
                                     splice=(cfg.splice_left, cfg.splice_right),
                                     norm_vars=cfg.norm_vars)
@@ -160,6 +161,20 @@ class FeatureSource:
         return int(self.reader.dim)
 
 
+class FeatureDimError(KaldiKdError, ValueError):
+    """The features do not have the dimension the model was built for."""
+
+
+def check_feature_dim(features: FeatureSource, input_dim: int, model: str) -> None:
+    """Raise :class:`FeatureDimError` unless ``features`` (after CMVN, deltas and splicing)
+    have ``input_dim`` columns, the input size of ``model`` (named in the message)."""
+    if features.dim != int(input_dim):
+        raise FeatureDimError(
+            f"{features.data_dir / 'feats.scp'}: features of dim {features.dim} (after the model's "
+            f"CMVN/deltas/splicing), but {model} expects dim {input_dim} (give the kind of features "
+            f"the model was trained on, e.g. the *_fbank data dir, or train a model on these)")
+
+
 # ---------------------------------------------------------------------------
 # alignments
 
@@ -173,7 +188,7 @@ def ali_files(ali_dir: PathLike) -> List[Path]:
     files = sorted(Path(ali_dir).glob("ali.*.gz"), key=lambda p: int(p.name.split(".")[1])
                    if p.name.split(".")[1].isdigit() else 0)
     if not files:
-        raise FileNotFoundError(f"expected files {Path(ali_dir)}/ali.*.gz to exist")
+        raise MissingFileError(f"{Path(ali_dir)}/ali.*.gz", "run steps_py/align_si.py first")
     return files
 
 
@@ -187,7 +202,7 @@ def load_pdf_alignments(ali_dir: PathLike, tid2pdf: np.ndarray) -> Dict[str, np.
     for path in ali_files(ali_dir):
         for utt, tids in read_int_vectors(str(path)):
             if tids.size and (tids.min() < 1 or tids.max() >= len(tid2pdf)):
-                raise ValueError(f"{path}: utterance '{utt}' has transition-ids outside "
+                raise InputError(f"{path}: utterance '{utt}' has transition-ids outside "
                                  f"1..{len(tid2pdf) - 1} (alignment from another model?)")
             out[utt] = tid2pdf[tids].astype(np.int32)
     return out
@@ -264,7 +279,7 @@ class ChunkDataset(Dataset):
         for name, v in (("chunk_width", width), ("chunk_left_context", left),
                         ("chunk_right_context", right)):
             if v < 0 or v % subsampling or (name == "chunk_width" and v == 0):
-                raise ValueError(f"{name}={v} must be a (positive for width) multiple of subsampling={subsampling}")
+                raise InputError(f"{name}={v} must be a (positive for width) multiple of subsampling={subsampling}")
         self.features, self.alis = features, alis
         self.chunks: List[Tuple[str, int, int, int, int]] = []
         for u in utts:
@@ -441,7 +456,7 @@ def load_am_data(data_dir: PathLike, ali_dir: PathLike, tid2pdf: np.ndarray, cfg
         log.warning("%d of %d utterances of %s have no alignment in %s; skipped",
                     missing, len(num_frames), data_dir, ali_dir)
     if not utts:
-        raise ValueError(f"no utterance of {data_dir} has an alignment in {ali_dir}")
+        raise InputError(f"no utterance of {data_dir} has an alignment in {ali_dir}")
     train, valid = split_heldout(utts, cfg.valid_fraction, cfg.valid_max_utts, seed)
     return AmData(features, {u: alis[u] for u in utts}, train, valid)
 

@@ -28,10 +28,11 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from kaldi_kd.am.data import FeatureSource
+from kaldi_kd.am.data import FeatureSource, check_feature_dim
 from kaldi_kd.am.model import HybridModel, main_state_dict, model_from_config
 from kaldi_kd.am.priors import POSTERIOR_PRIORS, log_priors, prior_file, read_prior_counts, write_prior_counts
 from kaldi_kd.data.tables import write_table
+from kaldi_kd.errors import InputError, MissingFileError, require_files
 from kaldi_kd.train.checkpoint import load_checkpoint
 from kaldi_kd.train.config import TrainConfig, config_from_dict
 
@@ -47,10 +48,25 @@ def load_trained_model(am_dir: PathLike, checkpoint: str = "best.pt") -> HybridM
     return model.export()
 
 
+def check_forward_inputs(data_dir: PathLike, am_dir: PathLike, checkpoint: str = "best.pt",
+                         priors: str = "auto") -> None:
+    """Check before any job starts: the files exist, the priors are there, and the
+    features of ``data_dir`` have the input dim of ``am_dir`` (its config.yaml).
+
+    Raises:
+        MissingFileError, FeatureDimError: naming the file.
+    """
+    require_files([Path(data_dir) / "feats.scp", Path(am_dir) / checkpoint, Path(am_dir) / "config.yaml"],
+                  "is the previous stage done?")
+    prior_file(am_dir, priors)
+    cfg = load_train_config(am_dir)
+    check_feature_dim(FeatureSource(data_dir, cfg.data), cfg.model.input_dim, f"{Path(am_dir) / 'config.yaml'}")
+
+
 def load_train_config(am_dir: PathLike) -> TrainConfig:
     path = Path(am_dir) / "config.yaml"
     if not path.exists():
-        raise FileNotFoundError(f"expected file {path} to exist")
+        raise MissingFileError(path)
     return config_from_dict(yaml.safe_load(path.read_text()))
 
 
@@ -86,7 +102,7 @@ def posterior_counts(model: HybridModel, feats, utts, device: torch.device = tor
         p = utterance_log_posteriors(model, feats[utt], device).exp().sum(0).double().cpu().numpy()
         total = p if total is None else total + p
     if total is None:
-        raise ValueError("posterior priors: no utterances to average over")
+        raise InputError("posterior priors: no utterances to average over")
     return total
 
 
@@ -100,7 +116,9 @@ def write_posterior_priors(data_dir: PathLike, am_dir: PathLike, num_utts: int =
     cfg = load_train_config(am_dir)
     model = load_trained_model(am_dir, checkpoint).to(device)
     utts = pick_utts(DataDir.load(data_dir), num_utts)
-    counts = posterior_counts(model, FeatureSource(data_dir, cfg.data), utts, torch.device(device), progress)
+    feats = FeatureSource(data_dir, cfg.data)
+    check_feature_dim(feats, model.config.input_dim, f"{Path(am_dir) / checkpoint}")
+    counts = posterior_counts(model, feats, utts, torch.device(device), progress)
     out = Path(am_dir) / POSTERIOR_PRIORS
     write_prior_counts(out, counts)
     log.info("%s: average posterior of %s over %d utterances of %s", out, checkpoint, len(utts), data_dir)
@@ -120,9 +138,10 @@ def forward_part(part_dir: PathLike, am_dir: PathLike, out_ark: PathLike, out_sc
     counts_file = prior_file(am_dir, priors)
     log_prior = log_priors(read_prior_counts(counts_file), prior_floor)
     if log_prior.numel() != model.num_pdfs:
-        raise ValueError(f"{counts_file}: {log_prior.numel()} entries but the "
+        raise InputError(f"{counts_file}: {log_prior.numel()} entries but the "
                          f"model has {model.num_pdfs} pdfs")
     feats = FeatureSource(part_dir, cfg.data)
+    check_feature_dim(feats, model.config.input_dim, f"{Path(am_dir) / checkpoint}")
     dev = torch.device(device)
 
     def rows() -> Iterator[Tuple[str, np.ndarray]]:

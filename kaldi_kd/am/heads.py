@@ -20,10 +20,12 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import nn
 
+from kaldi_kd.errors import KaldiKdError
+
 UNITS = ("senone", "monophone", "subword")
 
 
-class AuxHeadSpecError(ValueError):
+class AuxHeadSpecError(KaldiKdError, ValueError):
     """A malformed ``--aux-heads`` spec (unknown unit, bad layer, duplicate)."""
 
 
@@ -109,7 +111,8 @@ def check_layers(specs: Sequence[AuxHeadSpec], num_layers: int) -> None:
     for s in specs:
         if not 1 <= s.layer <= num_layers:
             raise AuxHeadSpecError(
-                f"aux head '{s}': layer {s.layer} out of range, the encoder has layers 1..{num_layers}"
+                f"aux head '{s}': layer {s.layer} out of range, the encoder has layers 1..{num_layers} "
+                f"(attach it at 1..{num_layers}, or add layers: --opt model.num_layers={s.layer})"
             )
 
 

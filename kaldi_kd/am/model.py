@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from kaldi_kd.am.heads import AuxHead, AuxHeadSpec, add_aux_heads
+from kaldi_kd.errors import InputError
 
 MODEL_TYPES = ("tdnn", "tdnnf", "blstm", "conformer")
 
@@ -77,12 +78,12 @@ class ModelConfig:
     def validate(self) -> None:
         """Raise ValueError naming the bad option."""
         if self.type not in MODEL_TYPES:
-            raise ValueError(f"model.type must be one of {MODEL_TYPES}, got {self.type!r}")
+            raise InputError(f"model.type must be one of {MODEL_TYPES}, got {self.type!r}")
         for name in ("input_dim", "num_pdfs", "hidden_dim", "num_layers", "subsampling"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if self.type == "conformer" and self.hidden_dim % self.num_heads:
-            raise ValueError("model.hidden_dim must be divisible by model.num_heads")
+            raise InputError("model.hidden_dim must be divisible by model.num_heads")
 
 
 class ModelOutput(NamedTuple):

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import InputError, MissingFileError
 
 PathLike = Union[str, os.PathLike]
 
@@ -42,11 +43,11 @@ def read_prior_counts(path: PathLike) -> np.ndarray:
     """
     text = Path(path).read_text().split()
     if len(text) < 2 or text[0] != "[" or text[-1] != "]":
-        raise ValueError(f"{path}: expected a Kaldi text vector '[ c0 c1 ... ]'")
+        raise InputError(f"{path}: expected a Kaldi text vector '[ c0 c1 ... ]'")
     try:
         return np.array([float(x) for x in text[1:-1]], dtype=np.float64)
     except ValueError as err:
-        raise ValueError(f"{path}: non-numeric entry in prior counts: {err}") from None
+        raise InputError(f"{path}: non-numeric entry in prior counts: {err}") from None
 
 
 POSTERIOR_PRIORS = "post_prior_counts"
@@ -63,14 +64,14 @@ def prior_file(am_dir: PathLike, source: str = "auto") -> Path:
     """
     d = Path(am_dir)
     if source not in ("auto", "posterior", "alignment"):
-        raise ValueError(f"prior source must be auto, posterior or alignment, got {source!r}")
+        raise InputError(f"prior source must be auto, posterior or alignment, got {source!r}")
     post, ali = d / POSTERIOR_PRIORS, d / ALIGNMENT_PRIORS
     if source == "posterior" or (source == "auto" and post.is_file()):
         if not post.is_file():
-            raise FileNotFoundError(f"expected file {post} to exist (steps_py/compute_priors.py writes it)")
+            raise MissingFileError(post, "steps_py/compute_priors.py writes it")
         return post
     if not ali.is_file():
-        raise FileNotFoundError(f"expected file {ali} to exist (steps_py/train_am.py writes it)")
+        raise MissingFileError(ali, "steps_py/train_am.py writes it")
     return ali
 
 
@@ -83,7 +84,7 @@ def log_priors(counts: np.ndarray, floor: float = 1e-8) -> torch.Tensor:
     counts = np.asarray(counts, dtype=np.float64)
     total = counts.sum()
     if counts.size == 0 or total <= 0:
-        raise ValueError("prior counts are empty or sum to zero")
+        raise InputError("prior counts are empty or sum to zero")
     p = np.maximum(counts / total, floor)
     p = p / p.sum()
     return torch.from_numpy(np.log(p)).float()

@@ -9,6 +9,7 @@ from typing import Dict, Optional, Sequence, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -35,9 +36,9 @@ def write_data_dir(utts: Sequence[Utterance], data_dir: PathLike, validate: bool
     by_id: Dict[str, Utterance] = {}
     for u in utts:
         if u.utt_id in by_id:
-            raise ValueError(f"{d}: duplicate utterance id '{u.utt_id}'")
+            raise InputError(f"{d}: duplicate utterance id '{u.utt_id}'")
         if not u.utt_id.startswith(u.speaker):
-            raise ValueError(f"{d}: utterance id '{u.utt_id}' is not prefixed by its speaker '{u.speaker}'")
+            raise InputError(f"{d}: utterance id '{u.utt_id}' is not prefixed by its speaker '{u.speaker}'")
         by_id[u.utt_id] = u
     ids = sorted(by_id)
     d.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from typing import Dict, List, Tuple
 
 from kaldi_kd.corpus.datadir_writer import Utterance, write_data_dir
 from kaldi_kd.corpus.tts import Perturb, SynthJob, TTSError, Voice, flite_voices, missing_tools, synthesize_many
+from kaldi_kd.errors import InputError
 
 DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -46,9 +47,9 @@ class DigitsConfig:
         """Raise ValueError if the config cannot make the corpus it describes."""
         overlap = set(self.train_voices) & set(self.test_voices)
         if len(set(self.test_voices) - set(self.train_voices)) < 2:
-            raise ValueError(f"the test set needs >= 2 voices unseen in training (shared: {sorted(overlap)})")
+            raise InputError(f"the test set needs >= 2 voices unseen in training (shared: {sorted(overlap)})")
         if not 1 <= self.min_digits <= self.max_digits:
-            raise ValueError(f"need 1 <= min_digits <= max_digits, got {self.min_digits}, {self.max_digits}")
+            raise InputError(f"need 1 <= min_digits <= max_digits, got {self.min_digits}, {self.max_digits}")
 
 
 def digit_string(rng: random.Random, min_digits: int, max_digits: int) -> str:

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.data.datadir import DataDir
+from kaldi_kd.errors import KaldiKdError
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ PARTS = ("dev-clean", "test-clean", "dev-other", "test-other",
          "train-clean-100", "train-clean-360", "train-other-500")
 
 
-class LibriSpeechError(ValueError):
+class LibriSpeechError(KaldiKdError, ValueError):
     """The corpus tree is not LibriSpeech-shaped; the message names the file or line."""
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List
 
 from kaldi_kd.corpus.rdata import read_lazyload
+from kaldi_kd.errors import KaldiKdError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class SourceConfig:
     sword_module: str = "engWEB2015eb"
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(KaldiKdError, RuntimeError):
     """A source's package or file is missing; the message says which."""
 
 

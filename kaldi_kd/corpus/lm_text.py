@@ -30,6 +30,7 @@ import yaml
 from kaldi_kd.corpus.lm_sources import SOURCES, SourceConfig, SourceUnavailable
 from kaldi_kd.corpus.normalize import text_to_sentences
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import InputError
 
 log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
@@ -102,7 +103,7 @@ def write_sentences(path: PathLike, sentences: Iterable[str]) -> int:
 def source_sentences(name: str, cfg: LMTextConfig) -> Iterator[str]:
     """Normalised sentences of source ``name`` (raises SourceUnavailable)."""
     if name not in SOURCES:
-        raise ValueError(f"unknown LM text source '{name}' (known: {', '.join(SOURCES)})")
+        raise InputError(f"unknown LM text source '{name}' (known: {', '.join(SOURCES)})")
     for chunk in SOURCES[name](cfg.source):
         for words in text_to_sentences(chunk, cfg.min_words, cfg.max_words):
             yield " ".join(words)

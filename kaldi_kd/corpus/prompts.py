@@ -23,6 +23,7 @@ from typing import Dict, Iterator, List, Optional, Union
 from kaldi_kd.corpus.lm_sources import SourceConfig, SourceUnavailable, harvard_sentences
 from kaldi_kd.corpus.lm_text import read_sentences
 from kaldi_kd.corpus.normalize import normalize_sentence
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, Path]
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class PromptConfig:
     harvard_fraction: float = 0.3
 
 
-class PromptError(RuntimeError):
+class PromptError(KaldiKdError, RuntimeError):
     """Not enough prompts; the message says where they were looked for."""
 
 

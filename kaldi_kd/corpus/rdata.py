@@ -16,11 +16,13 @@ import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
+from kaldi_kd.errors import KaldiKdError
+
 _NIL, _REF, _GLOBALENV, _EMPTYENV, _BASEENV, _BASENS, _MISSING, _UNBOUND = 254, 255, 253, 242, 241, 250, 251, 252
 _SPECIAL = {_NIL, _GLOBALENV, _EMPTYENV, _BASEENV, _BASENS, _MISSING, _UNBOUND}
 
 
-class RDataError(ValueError):
+class RDataError(KaldiKdError, ValueError):
     """The file is not R serialisation this reader understands; the message names it."""
 
 

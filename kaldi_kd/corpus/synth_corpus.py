@@ -39,6 +39,7 @@ from kaldi_kd.corpus.lm_text import exclude_from_lm_text
 from kaldi_kd.corpus.tts import Perturb, SynthJob, TTSError, Voice, synthesize, synthesize_many
 from kaldi_kd.corpus.vocab import write_vocab
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,10 @@ class SynthCorpusConfig:
         for a, b in itertools.combinations(sets, 2):
             shared = set(sets[a]) & set(sets[b])
             if shared:
-                raise ValueError(f"voices shared by {a} and {b}: {sorted(shared)} (held-out voices must be unseen)")
+                raise InputError(f"voices shared by {a} and {b}: {sorted(shared)} (held-out voices must be unseen)")
         small = [n for n, v in sets.items() if len(v) < 2 and (n == "train" or self.hours(n) > 0)]
         if small:
-            raise ValueError(f"sets with fewer than 2 voices: {small}")
+            raise InputError(f"sets with fewer than 2 voices: {small}")
 
     def hours(self, name: str) -> float:
         return {"train": self.train_hours, "dev": self.dev_hours, "test": self.test_hours}[name]
@@ -202,7 +203,7 @@ def check_distinct(voices: List[str], probe: str = "glue the sheet to the dark b
             synthesize(Voice.parse(spec), probe, wav, Perturb(pad=0.0))
             digest = hashlib.sha1(wav.read_bytes()).digest()
             if digest in seen:
-                raise ValueError(f"voices {seen[digest]} and {spec} produce identical audio "
+                raise InputError(f"voices {seen[digest]} and {spec} produce identical audio "
                                  f"(the engine ignores the difference); choose another voice")
             seen[digest] = spec
 

@@ -26,13 +26,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 ENGINES = ("flite", "espeak-ng", "festival")
 _BINARIES = {"flite": "flite", "espeak-ng": "espeak-ng", "festival": "text2wave"}
 
 
-class TTSError(RuntimeError):
+class TTSError(KaldiKdError, RuntimeError):
     """A synthesis tool is missing or failed; the message names the voice and text."""
 
 

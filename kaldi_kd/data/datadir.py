@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import KaldiKdError
 
 if TYPE_CHECKING:
     from kaldi_kd.data.fix import FixReport
@@ -44,7 +45,7 @@ _KEYED_FILES = ("wav.scp", "text", "utt2spk", "segments", "feats.scp", "cmvn.scp
 _PER_UTT_OPTIONAL = ("feats.scp", "utt2dur", "utt2num_frames")
 
 
-class DataDirError(ValueError):
+class DataDirError(KaldiKdError, ValueError):
     """A data dir problem; the message names the file and the line or id."""
 
 
@@ -63,25 +64,31 @@ class Table:
 
     @classmethod
     def read(cls, path: Path, min_fields: int = 2) -> "Table":
-        """Read ``<key> <value...>`` lines; the value keeps its inner spacing."""
+        """Read ``<key> <value...>`` lines; the value keeps its inner spacing.
+
+        A line that is not valid UTF-8 is a problem (and skipped), not an exception.
+        """
         t = cls(path)
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, start=1):
+        with open(path, "rb") as f:
+            for n, raw in enumerate(f, start=1):
+                line = _decode_line(raw, path, n, t.problems)
+                if line is None:
+                    continue
                 line = line.rstrip("\n").rstrip("\r")
                 if not line.strip():
-                    t.problems.append(f"{path}:{n}: empty line")
+                    t.problems.append(f"{path}:{n}: empty line (remove it)")
                     continue
                 parts = line.split(None, 1)
                 key, value = parts[0], (parts[1].strip() if len(parts) > 1 else "")
                 if line[0].isspace():
-                    t.problems.append(f"{path}:{n}: line starts with whitespace")
+                    t.problems.append(f"{path}:{n}: line starts with whitespace (remove it)")
                 if len(value.split()) < min_fields - 1:
                     t.problems.append(f"{path}:{n}: expected at least {min_fields} fields "
-                                      f"for '{key}', got {1 + len(value.split())}")
+                                      f"for '{key}', got {1 + len(value.split())} (complete or remove the line)")
                     continue
                 if key in t.values:
-                    t.problems.append(f"{path}:{n}: duplicate id '{key}' "
-                                      f"(first on line {t.lines[key]})")
+                    t.problems.append(f"{path}:{n}: duplicate id '{key}', first on line {t.lines[key]} "
+                                      "(ids must be unique; fix keeps the first)")
                     continue
                 t.values[key] = value
                 t.lines[key] = n
@@ -100,6 +107,17 @@ class Table:
                 return [f"{self.where(cur)}: ids not sorted (LC_ALL=C sort): '{cur}' after "
                         f"'{prev}' (run fix to sort)"]
         return []
+
+
+def _decode_line(raw: bytes, path: Path, lineno: int, problems: List[str]) -> Optional[str]:
+    """``raw`` as UTF-8, or None with a problem naming the line and the first bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        problems.append(f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at column "
+                        f"{len(raw[:err.start].decode('utf-8', 'replace')) + 1}; convert the file, "
+                        "e.g. iconv -f latin1 -t utf-8)")
+        return None
 
 
 @dataclass
@@ -251,9 +269,10 @@ class DataDir:
         """
         probs = self.problems(check_wavs=check_wavs, require_text=require_text)
         if probs:
-            more = f"\n(and {len(probs) - 20} more)" if len(probs) > 20 else ""
-            raise DataDirError(f"{self.path}: invalid data dir ({len(probs)} problem(s)):\n"
-                               + "\n".join(probs[:20]) + more)
+            more = f" ({len(probs) - 20} more not shown)" if len(probs) > 20 else ""
+            raise DataDirError("\n".join(probs[:20]) + f"\n{self.path}: invalid data dir, {len(probs)} "
+                               f"problem(s){more} (fix them, or steps_py/fix_data_dir.py keeps the "
+                               "consistent part)")
         return self
 
 

@@ -26,12 +26,13 @@ from kaldi_kd.data.datadir import DataDir
 from kaldi_kd.data.tables import ScpReader, write_table
 from kaldi_kd.data.transforms import add_deltas, apply_cmvn, cmvn_stats, splice
 from kaldi_kd.data.wav import cut_segment, read_wav_entry
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 FEAT_TYPES = ("mfcc", "fbank")
 
 
-class FeatureError(ValueError):
+class FeatureError(KaldiKdError, ValueError):
     """A feature config, extraction or reading problem naming the file/line/utterance."""
 
 
@@ -178,7 +179,8 @@ def compute_features(samples: np.ndarray, rate: int, cfg: FeatureConfig, name: s
     """
     if rate != cfg.sample_rate:
         raise FeatureError(f"{name}: sample rate {rate} Hz does not match --sample-frequency="
-                           f"{cfg.sample_rate} of {cfg.source or 'the feature config'}")
+                           f"{cfg.sample_rate} of {cfg.source or 'the feature config'} (resample, e.g. "
+                           f"'sox in.wav -r {cfg.sample_rate} out.wav', or change the config)")
     opts = cfg.knf_options()
     comp = knf.OnlineMfcc(opts) if cfg.feat_type == "mfcc" else knf.OnlineFbank(opts)
     comp.accept_waveform(float(rate), np.ascontiguousarray(samples, dtype=np.float32))

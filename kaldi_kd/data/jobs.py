@@ -20,10 +20,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
+from kaldi_kd.errors import KaldiKdError
+
 PathLike = Union[str, os.PathLike]
 
 
-class JobError(RuntimeError):
+class JobError(KaldiKdError, RuntimeError):
     """One or more jobs failed; the message names their logs."""
 
 
@@ -56,7 +58,7 @@ def _job_wrapper(fn: Callable[..., Any], job: int, log_path: str, kwargs: Dict[s
         return out
     except Exception as err:
         logging.exception("job %d failed", job)
-        raise JobError(f"job {job} failed ({err}); log is in {log_path}") from None
+        raise JobError(f"{err} (job {job}; log: {log_path})") from None
     finally:
         root.handlers = saved
         handler.close()
@@ -89,7 +91,7 @@ def run_local_jobs(fn: Callable[..., Any], num_jobs: int, log_pattern: str,
             except JobError as err:
                 errors.append(str(err))
     if errors:
-        raise JobError(f"{len(errors)} / {num_jobs} jobs failed:\n" + "\n".join(sorted(errors)))
+        raise JobError("\n".join(sorted(errors)) + f"\n{len(errors)} / {num_jobs} jobs failed (see the lines above)")
     return [results[n] for n in range(1, num_jobs + 1)]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Dict, List, Union
 
 from kaldi_kd.data.datadir import DataDir, DataDirError
+from kaldi_kd.errors import InputError
 
 PathLike = Union[str, Path]
 MODES = ("spread", "first", "last", "shortest")
@@ -65,7 +66,7 @@ def utterance_lengths(d: DataDir, names=("utt2num_frames", "utt2dur")) -> Dict[s
 def pick_utts(d: DataDir, num: int, mode: str = "spread") -> List[str]:
     """``num`` utterance ids of ``d`` chosen by ``mode`` (all of them when num >= #utts)."""
     if mode not in MODES:
-        raise ValueError(f"subset mode must be one of {MODES}, got {mode!r}")
+        raise InputError(f"subset mode must be one of {MODES}, got {mode!r}")
     utts = d.utts
     if num >= len(utts):
         return list(utts)

@@ -18,12 +18,13 @@ import kaldiio
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 Item = Tuple[str, np.ndarray]
 
 
-class TableError(ValueError):
+class TableError(KaldiKdError, ValueError):
     """A Kaldi table could not be read or written; the message names the file."""
 
 
@@ -65,7 +66,8 @@ def read_table(spec: PathLike) -> Iterator[Item]:
         raise
     except Exception as err:  # kaldiio raises assorted types on corrupt input
         where = f" after utterance '{last}'" if last else " at its start"
-        raise TableError(f"{path}: corrupt or unreadable {kind}{where}: {err}") from err
+        raise TableError(f"{path}: corrupt or unreadable {kind}{where}: {err} (a killed or full-disk "
+                         "write? rerun the stage that wrote it)") from err
 
 
 def read_table_dict(spec: PathLike) -> Dict[str, np.ndarray]:
@@ -93,7 +95,8 @@ class ScpReader(Mapping[str, np.ndarray]):
         except KeyError:
             raise KeyError(f"{self.path}: no entry for utterance '{key}'") from None
         except Exception as err:
-            raise TableError(f"{self.path}: cannot read utterance '{key}': {err}") from err
+            raise TableError(f"{self.path}: cannot read utterance '{key}': {err} (a killed or full-disk "
+                             "write? rerun the stage that wrote it)") from err
 
     def __contains__(self, key: object) -> bool:
         return key in self._table  # no read (Mapping's default would load the matrix)

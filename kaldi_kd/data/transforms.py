@@ -9,6 +9,8 @@ from __future__ import annotations
 import kaldi_native_fbank as knf
 import numpy as np
 
+from kaldi_kd.errors import InputError
+
 
 def _as_feats(feats: np.ndarray) -> np.ndarray:
     feats = np.ascontiguousarray(feats, dtype=np.float32)
@@ -39,10 +41,10 @@ def apply_cmvn(feats: np.ndarray, cmvn_stats: np.ndarray, norm_vars: bool = Fals
     feats = _as_feats(feats)
     stats = np.ascontiguousarray(cmvn_stats, dtype=np.float64)
     if stats.ndim != 2 or stats.shape[1] != feats.shape[1] + 1 or stats.shape[0] not in (1, 2):
-        raise ValueError(f"CMVN stats of shape {stats.shape} do not fit features of dim {feats.shape[1]} "
+        raise InputError(f"CMVN stats of shape {stats.shape} do not fit features of dim {feats.shape[1]} "
                          f"(need (2, {feats.shape[1] + 1}))")
     if stats[0, -1] < 1.0:
-        raise ValueError(f"CMVN stats have a frame count of {stats[0, -1]} (< 1)")
+        raise InputError(f"CMVN stats have a frame count of {stats[0, -1]} (< 1)")
     if norm_vars and stats.shape[0] != 2:
         raise ValueError("norm_vars needs 2-row CMVN stats")
     opts = knf.CmvnOptions()

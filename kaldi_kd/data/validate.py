@@ -24,7 +24,7 @@ def data_dir_problems(d: "DataDir", check_wavs: bool = True, require_text: bool 
     if "text" in d.tables:
         out += _text_problems(d)
     elif require_text:
-        out.append(f"{d.path / 'text'}: expected file to exist")
+        out.append(f"{d.path / 'text'}: expected file to exist (one '<utt-id> <words>' line per utterance)")
     out += _audio_problems(d, check_wavs)
     out += _coverage_problems(d)
     return out
@@ -35,7 +35,7 @@ def _speaker_problems(d: "DataDir") -> List[str]:
     t = d.tables["utt2spk"]
     for utt, spk in t.values.items():
         if len(spk.split()) != 1:
-            out.append(f"{t.where(utt)}: utterance '{utt}' has more than one speaker: '{spk}'")
+            out.append(f"{t.where(utt)}: utterance '{utt}' has more than one speaker: '{spk}' (one speaker id per utterance)")
     inv = d.utt2spk_inverse()
     if d.spk2utt is None:
         out.append(f"{d.path / 'spk2utt'}: expected file to exist (fix regenerates it)")
@@ -44,13 +44,13 @@ def _speaker_problems(d: "DataDir") -> List[str]:
     for spk in sorted(set(inv) | set(d.spk2utt)):
         have, want = d.spk2utt.get(spk), inv.get(spk)
         if have is None:
-            out.append(f"{st.path}: speaker '{spk}' of utt2spk is missing")
+            out.append(f"{st.path}: speaker '{spk}' of utt2spk is missing (fix regenerates spk2utt)")
         elif want is None:
-            out.append(f"{st.where(spk)}: speaker '{spk}' has no utterance in utt2spk")
+            out.append(f"{st.where(spk)}: speaker '{spk}' has no utterance in utt2spk (fix regenerates spk2utt)")
         elif have != want:
             diff = sorted(set(have) ^ set(want))
             what = f"utterances differ: {' '.join(diff[:5])}" if diff else "utterances not sorted"
-            out.append(f"{st.where(spk)}: speaker '{spk}' disagrees with utt2spk ({what})")
+            out.append(f"{st.where(spk)}: speaker '{spk}' disagrees with utt2spk: {what} (fix regenerates spk2utt)")
     # Kaldi requires sorting by speaker and by utterance to agree (prefix utts by speaker).
     by_spk = [u for spk in sorted(inv) for u in inv[spk]]
     if by_spk != sorted(d.utt2spk):
@@ -62,7 +62,7 @@ def _speaker_problems(d: "DataDir") -> List[str]:
 
 def _text_problems(d: "DataDir") -> List[str]:
     t = d.tables["text"]
-    return [f"{t.where(u)}: utterance '{u}' has an empty transcript"
+    return [f"{t.where(u)}: utterance '{u}' has an empty transcript (give its words; fix drops it)"
             for u, v in t.values.items() if not v.strip()]
 
 
@@ -79,23 +79,23 @@ def _audio_problems(d: "DataDir", check_wavs: bool) -> List[str]:
         if entry.endswith("|"):
             continue
         if "|" in entry:
-            out.append(f"{wt.where(reco)}: recording '{reco}': a pipe must end in '|': '{entry}'")
+            out.append(f"{wt.where(reco)}: recording '{reco}': command '{entry}' has a '|' inside (a pipe must end in '|')")
         elif check_wavs and not os.path.exists(entry.rsplit(":", 1)[0] if _is_offset(entry) else entry):
-            out.append(f"{wt.where(reco)}: recording '{reco}': no such file '{entry}'")
+            out.append(f"{wt.where(reco)}: recording '{reco}': no such file '{entry}' (fix the path; fix drops the recording)")
     st = d.tables.get("segments")
     if st is None:
         return out
     for utt, value in st.values.items():
         reco, start, end = value.split()[:3]
         if not (_is_float(start) and _is_float(end)):
-            out.append(f"{st.where(utt)}: utterance '{utt}' has non-numeric start/end '{start} {end}'")
+            out.append(f"{st.where(utt)}: utterance '{utt}' has non-numeric start/end '{start} {end}' (give times in seconds)")
             continue
         s, e = float(start), float(end)
         if reco not in wt.values:
-            out.append(f"{st.where(utt)}: utterance '{utt}': recording '{reco}' not in wav.scp")
+            out.append(f"{st.where(utt)}: utterance '{utt}': recording '{reco}' not in wav.scp (add it, or fix drops the segment)")
             continue
         if s < 0 or s >= e:
-            out.append(f"{st.where(utt)}: utterance '{utt}': need 0 <= start < end, got {s} {e}")
+            out.append(f"{st.where(utt)}: utterance '{utt}': need 0 <= start < end, got {s} {e} (fix the times)")
             continue
         dur = durations.get(reco)
         if dur is None and check_wavs:
@@ -104,7 +104,7 @@ def _audio_problems(d: "DataDir", check_wavs: bool) -> List[str]:
                 durations[reco] = dur
         if dur is not None and e > dur + _SEG_TOLERANCE:
             out.append(f"{st.where(utt)}: utterance '{utt}': end {e} is past the end of "
-                       f"recording '{reco}' ({dur:.3f} s)")
+                       f"recording '{reco}' ({dur:.3f} s; fix the times)")
     return out
 
 
@@ -121,9 +121,9 @@ def _coverage_problems(d: "DataDir") -> List[str]:
         if t is None:
             continue
         for u in sorted(set(t.values) - utts):
-            out.append(f"{t.where(u)}: utterance '{u}' is not in utt2spk")
+            out.append(f"{t.where(u)}: utterance '{u}' is not in utt2spk (add it there; fix drops it)")
         for u in sorted(utts - set(t.values)):
-            out.append(f"{t.path}: utterance '{u}' (utt2spk line {utt_u2s.lines[u]}) is missing")
+            out.append(f"{t.path}: utterance '{u}' of utt2spk line {utt_u2s.lines[u]} is missing (add it; fix drops it)")
     if "segments" in d.tables and "wav.scp" in d.tables:
         used = {v.split()[0] for v in d.tables["segments"].values.values()}
         wt = d.tables["wav.scp"]
@@ -133,9 +133,9 @@ def _coverage_problems(d: "DataDir") -> List[str]:
     if ct is not None:
         spks = set(d.utt2spk.values())
         for s in sorted(spks - set(ct.values)):
-            out.append(f"{ct.path}: speaker '{s}' is missing")
+            out.append(f"{ct.path}: speaker '{s}' is missing (recompute it: steps_py/compute_cmvn_stats.py)")
         for s in sorted(set(ct.values) - spks):
-            out.append(f"{ct.where(s)}: speaker '{s}' is not in utt2spk")
+            out.append(f"{ct.where(s)}: speaker '{s}' is not in utt2spk (recompute it: steps_py/compute_cmvn_stats.py)")
     return out
 
 

@@ -12,8 +12,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from kaldi_kd.errors import KaldiKdError
 
-class WavError(ValueError):
+
+class WavError(KaldiKdError, ValueError):
     """Audio could not be read; the message names the entry (and utterance)."""
 
 

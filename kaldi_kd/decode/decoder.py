@@ -47,11 +47,12 @@ from kaldi_kd.decode.lattice import (
 )
 from kaldi_kd.decode.lattice_io import lattice_from_kaldifst
 from kaldi_kd.kaldi.wheels import kaldi_decoder, kaldi_hmm_gmm, kaldifst
+from kaldi_kd.errors import InputError, KaldiKdError
 
 logger = logging.getLogger(__name__)
 
 
-class DecodeError(RuntimeError):
+class DecodeError(KaldiKdError, RuntimeError):
     """Decoding of an utterance failed; the message names the utterance."""
 
 
@@ -131,7 +132,7 @@ def read_graph(path: Union[str, Path]):
     kind = head[8:8 + int.from_bytes(head[4:8], "little")] if len(head) >= 8 else b""
     fst = kaldifst.StdConstFst.read(path) if kind == b"const" else kaldifst.StdVectorFst.read(path)
     if fst is None:
-        raise ValueError(f"{path}: cannot read as an OpenFst graph")
+        raise InputError(f"{path}: cannot read as an OpenFst graph")
     return fst
 
 

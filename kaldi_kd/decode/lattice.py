@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from kaldi_kd.errors import KaldiKdError
+
 INF = math.inf
 
 Weight = Tuple[float, float]  # (graph cost, acoustic cost)
@@ -32,7 +34,7 @@ ONE: Weight = (0.0, 0.0)
 ZERO: Weight = (INF, INF)
 
 
-class LatticeError(ValueError):
+class LatticeError(KaldiKdError, ValueError):
     """A lattice is malformed (cyclic where it must not be, no final state, ...)."""
 
 

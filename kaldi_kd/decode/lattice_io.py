@@ -31,6 +31,7 @@ import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
 from kaldi_kd.decode.lattice import INF, CompactLattice, Lattice, LatticeError
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 
@@ -41,7 +42,7 @@ LATTICE_ARC_TYPE = b"lattice4"
 _PROPERTIES = 0x3
 
 
-class LatticeIOError(ValueError):
+class LatticeIOError(KaldiKdError, ValueError):
     """A lattice table could not be read or written; the message names the file/key."""
 
 

@@ -19,12 +19,13 @@ import yaml
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.decode.decoder import DecoderConfig
 from kaldi_kd.decode.jobs import DecodeJob, lattice_path, run_decode_job, run_kaldi_decode_job
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 logger = logging.getLogger(__name__)
 
 
-class StageError(RuntimeError):
+class StageError(KaldiKdError, RuntimeError):
     """A stage input is missing; the message names the file."""
 
 

@@ -23,6 +23,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst
+from kaldi_kd.errors import KaldiKdError
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class AlignResult:
         return self.tot_like / self.frames if self.frames else 0.0
 
 
-class TranscriptError(ValueError):
+class TranscriptError(KaldiKdError, ValueError):
     """A transcript problem naming the utterance."""
 
 
@@ -286,9 +287,10 @@ def align_si(data_dir, lang_dir, src_dir, out_dir, cfg: Optional[AlignConfig] = 
     (out / "log").mkdir(parents=True, exist_ok=True)
     from dataclasses import asdict
 
-    from kaldi_kd.gmm.gmm_feats import FeatOpts
+    from kaldi_kd.gmm.gmm_feats import FeatOpts, check_model_dim
 
     feat_opts = FeatOpts.load(src)
+    check_model_dim(data_dir, feat_opts, src)
     names = ["final.mdl", "tree"] + ([feat_opts.transform] if feat_opts.transform else [])
     for name in names:
         with atomic_path(out / name) as tmp:

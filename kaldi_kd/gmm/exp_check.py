@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.event_map import Tree
+from kaldi_kd.errors import KaldiKdError
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ PathLike = Union[str, Path]
 MAX_LISTED = 5
 
 
-class KaldiExpError(ValueError):
+class KaldiExpError(KaldiKdError, ValueError):
     """The experiment's files do not fit together; the message lists each mismatch."""
 
 
@@ -126,10 +127,10 @@ def _model_problems(ali_dir: Path, lang_dir: Path, graph_dir: Path, rep: ExpChec
     return out
 
 
-def _graph_tree_problems(tree: Tree, num_pdfs: int, ali_dir: Path, graph_dir: Path) -> List[str]:
+def _graph_tree_problems(tree: Optional[Tree], num_pdfs: int, ali_dir: Path, graph_dir: Path) -> List[str]:
     out = []
     gtree_path = graph_dir.parent / "tree"
-    if gtree_path.is_file() and gtree_path.resolve() != (ali_dir / "tree").resolve():
+    if tree is not None and gtree_path.is_file() and gtree_path.resolve() != (ali_dir / "tree").resolve():
         g = model_io.read_tree_structure(gtree_path)
         if (g.context_width, g.central_position) != (tree.context_width, tree.central_position):
             out.append(f"context mismatch: {gtree_path} has context width {g.context_width}, central position "
@@ -173,6 +174,52 @@ def _graph_label_problems(graph_dir: Path, ali_dir: Path, num_tids: int, max_mb:
         return [f"{hclg} has transition-id {top} > {num_tids} of {ali_dir / 'final.mdl'}: "
                 f"the graph was built for another model"]
     return []
+
+
+def graph_model_problems(graph_dir: PathLike, model: PathLike, max_graph_mb: float = 32.0) -> List[str]:
+    """Does the decoding graph ``graph_dir`` belong to the transition model ``model``?
+
+    Compares ``<graph>/num_pdfs`` and the graph's tree (``<graph>/../tree``) with the
+    model (and the ``tree`` beside it), and HCLG's largest transition-id with the model's
+    (graphs up to ``max_graph_mb``).  Returns one problem per mismatch, naming the files.
+    """
+    graph_dir, model = Path(graph_dir), Path(model)
+    tm = model_io.read_transition_model(model)
+    tree_path = model.parent / "tree"
+    tree = model_io.read_tree_structure(tree_path) if tree_path.is_file() else None
+    out = _graph_tree_problems(tree, tm.num_pdfs, model.parent, graph_dir)
+    if not out:
+        out += _graph_label_problems(graph_dir, model.parent, tm.num_transition_ids, max_graph_mb)
+    return [f"{p} (decode with the graph made from this model's tree: steps_py/mkgraph.py <lang> "
+            f"<dir with {model.name} and tree> <graph>)" for p in out]
+
+
+def loglike_problems(loglike_dir: PathLike, num_pdfs: int, model: PathLike) -> List[str]:
+    """The first log-likelihood matrix of ``loglike_dir`` (``loglikes.1.scp`` or
+    ``loglikes.scp``) must have one column per pdf of ``model``."""
+    from kaldi_kd.data.tables import read_table
+
+    d = Path(loglike_dir)
+    table = next((f"{kind}:{p}" for kind, p in (("scp", d / "loglikes.1.scp"), ("scp", d / "loglikes.scp"),
+                                                ("ark", d / "loglikes.1.ark")) if p.is_file()), None)
+    if table is None:
+        return []
+    for utt, m in read_table(table):
+        if m.ndim != 2 or m.shape[1] != num_pdfs:
+            return [f"{table.split(':', 1)[1]}: utterance '{utt}' has {m.shape[-1]} columns, but {model} has "
+                    f"{num_pdfs} pdfs (the AM was trained on another tree's alignments; decode with its own "
+                    "graph and model)"]
+        break
+    return []
+
+
+def decode_input_problems(graph_dir: PathLike, model: PathLike, loglike_dir: Optional[PathLike] = None
+                          ) -> List[str]:
+    """:func:`graph_model_problems` and, for hybrid decoding, :func:`loglike_problems`."""
+    out = graph_model_problems(graph_dir, model)
+    if loglike_dir is not None:
+        out += loglike_problems(loglike_dir, model_io.read_transition_model(Path(model)).num_pdfs, model)
+    return out
 
 
 def _read_alignments(ali_dir: Path) -> Tuple[Dict[str, int], int]:

@@ -19,6 +19,7 @@ from typing import Iterator, Mapping, Optional, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import InputError
 
 PathLike = Union[str, os.PathLike]
 
@@ -102,6 +103,25 @@ class GmmFeatures(Mapping[str, np.ndarray]):
     def utts(self):
         return self.reader.utts
 
+    @property
+    def dim(self) -> int:
+        """Feature dimension after the whole pipeline."""
+        return int(self.matrix.shape[0]) if self.matrix is not None else int(self.reader.dim)
+
+
+def check_model_dim(data_dir: PathLike, opts: FeatOpts, model_dir: PathLike) -> None:
+    """Raise :class:`InputError` unless the features of ``data_dir`` through ``opts`` have the
+    dimension of ``model_dir/final.mdl``'s Gaussians (checked before any job starts)."""
+    from kaldi_kd.gmm.model_io import read_model
+
+    model = Path(model_dir) / "final.mdl"
+    dim = GmmFeatures(data_dir, opts, model_dir).dim
+    model_dim = int(read_model(model)[1].dim)
+    if dim != model_dim:
+        raise InputError(f"{Path(data_dir) / 'feats.scp'}: features of dim {dim} after the model's CMVN/"
+                         f"deltas/transform, but {model} has {model_dim}-dim Gaussians (give the data dir "
+                         "with the features the GMM was trained on)")
+
 
 def apply_transform(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """transform-feats: x M^T for a (d, D) matrix, x [M | b]^T for an affine (d, D+1) one."""
@@ -110,4 +130,4 @@ def apply_transform(x: np.ndarray, m: np.ndarray) -> np.ndarray:
         return (x @ m.T).astype(np.float32)
     if m.shape[1] == x.shape[1] + 1:
         return (x @ m[:, :-1].T + m[:, -1]).astype(np.float32)
-    raise ValueError(f"transform of shape {m.shape} does not fit features of dim {x.shape[1]}")
+    raise InputError(f"transform of shape {m.shape} does not fit features of dim {x.shape[1]}")

@@ -24,6 +24,7 @@ from typing import Iterable, Sequence, Tuple
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.gmm.stats import component_loglikes, pdf_params
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
@@ -59,10 +60,10 @@ def estimate_lda(stats: LdaStats, dim: int) -> np.ndarray:
     """est-lda: the (dim, D) LDA matrix (within-class covariance -> identity)."""
     n = stats.count.sum()
     if n <= 0:
-        raise ValueError("no (non-silence) frames for LDA")
+        raise InputError("no (non-silence) frames for LDA")
     d = stats.sums.shape[1]
     if dim > d:
-        raise ValueError(f"LDA dim {dim} larger than the feature dim {d}")
+        raise InputError(f"LDA dim {dim} larger than the feature dim {d}")
     mean = stats.sums.sum(axis=0) / n
     total = stats.scatter / n - np.outer(mean, mean)
     seen = stats.count > 0
@@ -119,7 +120,7 @@ class MlltStats:
         total = None
         for p in paths:
             if not Path(p).is_file():
-                raise FileNotFoundError(f"expected MLLT statistics file {p} to exist")
+                raise MissingFileError(p)
             with np.load(p) as z:
                 s = cls(float(z["beta"]), z["G"])
             if total is None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import KaldiKdError
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ FLITE_TO_ARPABET = {"ax": "AH", "axr": "ER", "pau": None, "h#": None, "ix": "IH"
                     "em": "M", "en": "N", "dx": "D", "nx": "N", "hv": "HH"}
 
 
-class LexiconError(ValueError):
+class LexiconError(KaldiKdError, ValueError):
     """A word list, lexicon or letter-to-sound failure; the message names the word/file."""
 
 

@@ -40,6 +40,7 @@ from typing import List, Tuple, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.gmm.event_map import Tree
 from kaldi_kd.gmm.serial import BINARY_HEADER, KaldiFormatError, Reader, Writer, open_kaldi_bytes
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
@@ -440,7 +441,7 @@ def write_model(path: PathLike, trans_model, am_gmm, binary: bool = True) -> Non
         binary: Kaldi binary (default, as Kaldi's tools write) or text.
     """
     if am_gmm.num_pdfs != trans_model.num_pdfs:
-        raise ValueError(f"{path}: AmDiagGmm has {am_gmm.num_pdfs} pdfs, "
+        raise InputError(f"{path}: AmDiagGmm has {am_gmm.num_pdfs} pdfs, "
                          f"TransitionModel {trans_model.num_pdfs}")
     data = model_bytes(trans_model, am_gmm, binary)
     with atomic_path(path) as tmp:
@@ -450,7 +451,7 @@ def write_model(path: PathLike, trans_model, am_gmm, binary: bool = True) -> Non
 def _open_reader(path: PathLike) -> Reader:
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected file {p} to exist")
+        raise MissingFileError(p)
     payload, binary = open_kaldi_bytes(p.read_bytes())
     return Reader(payload, binary, str(p))
 
@@ -491,7 +492,7 @@ def read_tree_structure(path: PathLike) -> Tree:
     """Read a tree file into the Python :class:`Tree` (EventMap nodes)."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected file {p} to exist")
+        raise MissingFileError(p)
     return Tree.from_bytes(p.read_bytes(), name=str(p))
 
 

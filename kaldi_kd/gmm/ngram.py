@@ -27,12 +27,13 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
 from kaldi_kd.gmm.symbols import LangError, read_symbol_table
+from kaldi_kd.errors import KaldiKdError
 
 logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 
 
-class ArpaError(ValueError):
+class ArpaError(KaldiKdError, ValueError):
     """A malformed ARPA file or a failed ARPA -> FST conversion (names file and line)."""
 
 
@@ -122,22 +123,25 @@ def _parse_header(lines: List[str], path: str) -> tuple:
     return counts, i
 
 
+_ENTRY = " (an n-gram line is '<log10-prob> <w1> ... <wn> [<log10-backoff>]')"
+
+
 def _check_entry(fields: List[str], n: int, top: bool, path: str, lineno: int) -> None:
     """One n-gram line: log10 prob, n words, optional backoff (not on the highest order)."""
     if len(fields) not in (n + 1, n + 2):
-        raise ArpaError(f"{path}:{lineno}: expected log-prob, {n} words and an optional backoff")
+        raise ArpaError(f"{path}:{lineno}: expected log-prob, {n} words and an optional backoff{_ENTRY}")
     if len(fields) == n + 2 and top:
-        raise ArpaError(f"{path}:{lineno}: backoff weight on a {n}-gram of the highest order")
+        raise ArpaError(f"{path}:{lineno}: backoff weight on a {n}-gram of the highest order{_ENTRY}")
     nums = [fields[0]] + ([fields[-1]] if len(fields) == n + 2 else [])
     for x in nums:
         try:
             v = float(x)
         except ValueError:
-            raise ArpaError(f"{path}:{lineno}: {x!r} is not a number") from None
+            raise ArpaError(f"{path}:{lineno}: {x!r} is not a number{_ENTRY}") from None
         if not math.isfinite(v):
-            raise ArpaError(f"{path}:{lineno}: non-finite value {x!r}")
+            raise ArpaError(f"{path}:{lineno}: non-finite value {x!r}{_ENTRY}")
     if float(fields[0]) > 1e-6:
-        raise ArpaError(f"{path}:{lineno}: log10 probability {fields[0]} > 0")
+        raise ArpaError(f"{path}:{lineno}: log10 probability {fields[0]} > 0{_ENTRY}")
 
 
 def validate_arpa(path: PathLike) -> Dict[int, int]:
@@ -155,8 +159,14 @@ def validate_arpa(path: PathLike) -> Dict[int, int]:
     """
     p = str(path)
     if not Path(path).is_file():
-        raise ArpaError(f"expected ARPA file {p} to exist")
-    lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+        raise ArpaError(f"{p}: expected ARPA file to exist")
+    if p.endswith(".gz"):
+        import gzip
+
+        with gzip.open(p, "rt", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    else:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     counts, i = _parse_header(lines, p)
     top = max(counts)
     unigrams = set()
@@ -305,6 +315,7 @@ def make_lang_test_from_arpa(arpa: PathLike, lang_dir: PathLike, lang_test: Path
     n-grams with words not in words.txt are skipped by arpa2fst (as in Kaldi).
     """
     arpa, out = Path(arpa), Path(lang_test)
+    counts = validate_arpa(arpa)                 # before anything is written
     copy_lang(lang_dir, out)
     if arpa.suffix == ".gz":
         import gzip
@@ -313,6 +324,5 @@ def make_lang_test_from_arpa(arpa: PathLike, lang_dir: PathLike, lang_test: Path
         with gzip.open(arpa, "rb") as src, atomic_path(plain) as tmp, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst)
         arpa = plain
-    counts = validate_arpa(arpa)
     arpa_to_G(arpa, out / "words.txt", out / "G.fst")
     return _finish_lang_test(out, counts, check_lg)

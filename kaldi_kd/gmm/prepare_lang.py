@@ -120,7 +120,8 @@ def read_dict_dir(dict_dir: PathLike) -> DictDir:
         for p in phones:
             if p not in seen:
                 raise LangError(f"{d / lex_name}:{n}: phone {p!r} of {word!r} not in "
-                                "silence_phones.txt or nonsilence_phones.txt")
+                                "silence_phones.txt or nonsilence_phones.txt (add it to "
+                                "nonsilence_phones.txt, or fix the pronunciation)")
     return DictDir(lexicon, sil, nonsil, opt[0][0], extra)
 
 

@@ -27,10 +27,12 @@ from typing import List, Sequence
 
 import numpy as np
 
+from kaldi_kd.errors import KaldiKdError
+
 BINARY_HEADER = b"\0B"
 
 
-class KaldiFormatError(ValueError):
+class KaldiFormatError(KaldiKdError, ValueError):
     """Raised when bytes do not follow Kaldi's serialisation; names the source."""
 
 

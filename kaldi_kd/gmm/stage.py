@@ -8,18 +8,24 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
+from kaldi_kd.errors import KaldiKdError
+
 PathLike = Union[str, os.PathLike]
 
 
-class StageInputError(FileNotFoundError):
+class StageInputError(KaldiKdError, FileNotFoundError):
     """A stage input is missing; the message names the file."""
 
 
 def require_files(script: str, paths: Iterable[PathLike]) -> None:
-    """Raise :class:`StageInputError` naming the first missing file (Kaldi's check)."""
+    """Raise :class:`StageInputError` naming the first missing file (Kaldi's check).
+
+    ``script`` is kept for callers; the reporting script's name is added by
+    :func:`kaldi_kd.errors.run_main`.
+    """
     for p in paths:
         if not Path(p).is_file():
-            raise StageInputError(f"{script}: expected file {p} to exist")
+            raise StageInputError(f"{p}: expected file to exist (is the previous stage done?)")
 
 
 LEVEL_NAME_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -26,6 +26,7 @@ from typing import Iterable, List, Optional, Tuple, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import MissingFileError
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm
 
 PathLike = Union[str, os.PathLike]
@@ -276,12 +277,48 @@ def update_model(trans_model, am_gmm, stats: GmmStats, cfg: UpdateConfig) -> Upd
     g_impr, g_count = kaldi_hmm_gmm.mle_am_diag_gmm_update(opts, acc, flags, am_gmm)
     occs = stats.pdf_occs().astype(np.float32)
     if cfg.mix_up > am_gmm.num_gauss:
-        am_gmm.split_by_count(occs, cfg.mix_up, cfg.perturb_factor, cfg.power, cfg.min_count)
+        split_by_count(am_gmm, occs, cfg.mix_up, cfg.perturb_factor, cfg.power, cfg.min_count)
     if 0 < cfg.mix_down < am_gmm.num_gauss:
         am_gmm.merge_by_count(occs, cfg.mix_down, cfg.power, cfg.min_count)
     am_gmm.compute_gconsts()
     return UpdateResult(g_impr, g_count, t_impr, t_count, am_gmm.num_gauss,
                         stats.like_per_frame, stats.tot_frames)
+
+
+def split_by_count(am_gmm, state_occs: np.ndarray, target: int, perturb_factor: float, power: float,
+                   min_count: float) -> None:
+    """gmm-est's mix-up (``AmDiagGmm::SplitByCount``) with a reproducible perturbation.
+
+    The wheel draws the perturbation from ``std::random_device``, so two runs differ.
+    Here the wheel only allocates the Gaussians (Kaldi's per-pdf targets from occupancy
+    ``^ power``, at least ``min_count`` each) and copies the split components unperturbed;
+    which component each new one copies is Kaldi's ``DiagGmm::Split`` order (the heaviest
+    first).  Then, as Kaldi does, the pair's means move apart by
+    ``± perturb_factor * N(0, 1) * stddev``, the normal draws from a generator seeded
+    by the Gaussian counts.
+    """
+    before = [am_gmm.num_gauss_in_pdf(p) for p in range(am_gmm.num_pdfs)]
+    saved = []
+    for p in range(am_gmm.num_pdfs):
+        g = kaldi_hmm_gmm.DiagGmm()
+        g.copy_from_diag_gmm(am_gmm.get_pdf(p))
+        saved.append(g)
+    am_gmm.split_by_count(state_occs, target, 0.0, power, min_count)
+    rng = np.random.default_rng([sum(before), int(target)])
+    for p, n0 in enumerate(before):
+        n1 = am_gmm.num_gauss_in_pdf(p)
+        if n1 <= n0:
+            continue
+        history = saved[p].split(n1, 0.0)            # the component each new one copies
+        gmm = am_gmm.get_pdf(p)
+        means = np.asarray(gmm.means, np.float64).copy()
+        std = np.sqrt(np.asarray(gmm.vars, np.float64))
+        for new, src in enumerate(history, start=n0):
+            delta = perturb_factor * rng.standard_normal(means.shape[1]) * std[src]
+            means[new] = means[src] + delta
+            means[src] -= delta
+        gmm.set_means(means.astype(np.float32))
+    am_gmm.compute_gconsts()
 
 
 def sum_stats(parts: Iterable[GmmStats]) -> GmmStats:
@@ -300,6 +337,6 @@ def load_and_sum(paths: Iterable[PathLike]) -> GmmStats:
     loaded = []
     for p in paths:
         if not Path(p).is_file():
-            raise FileNotFoundError(f"expected statistics file {p} to exist")
+            raise MissingFileError(p)
         loaded.append(GmmStats.load(p))
     return sum_stats(loaded)

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Union
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, Path]
 
 
-class LangError(ValueError):
+class LangError(KaldiKdError, ValueError):
     """A malformed dict/lang dir file; the message names the file (and line)."""
 
 

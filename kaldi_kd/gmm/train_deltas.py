@@ -31,6 +31,7 @@ import numpy as np
 
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
+from kaldi_kd.errors import MissingFileError
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.convert import AlignmentConverter, init_model_from_tree
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
@@ -81,12 +82,12 @@ def read_alignments(ali_dir: PathLike) -> Dict[str, np.ndarray]:
     d = Path(ali_dir)
     nj_file = d / "num_jobs"
     if not nj_file.is_file():
-        raise FileNotFoundError(f"expected file {nj_file} to exist")
+        raise MissingFileError(nj_file)
     out: Dict[str, np.ndarray] = {}
     for n in range(1, int(nj_file.read_text().split()[0]) + 1):
         path = d / f"ali.{n}.gz"
         if not path.is_file():
-            raise FileNotFoundError(f"expected file {path} to exist")
+            raise MissingFileError(path)
         out.update(read_int_vectors(path))
     return out
 

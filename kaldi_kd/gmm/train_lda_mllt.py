@@ -25,6 +25,7 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import IterationLog, _link
 from kaldi_kd.gmm.stage import copy_phones_txt
@@ -71,7 +72,7 @@ def estimate_lda_from_alignments(data_dir: PathLike, lang, ali_dir: PathLike, op
             stats = LdaStats.zeros(tm.num_pdfs, x.shape[1])
         stats.accumulate(x, id2pdf[ali], silence_frame_weights(tm, ali, lang.silence))
     if stats is None:
-        raise ValueError(f"{ali_dir}: no alignments for utterances of {data_dir}")
+        raise InputError(f"{ali_dir}: no alignments for utterances of {data_dir}")
     return estimate_lda(stats, dim)
 
 

@@ -33,6 +33,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import InputError
 from kaldi_kd.gmm import model_io
 from kaldi_kd.gmm.em import EMConfig, IterationLog, run_em
 from kaldi_kd.gmm.stage import config_yaml, copy_phones_txt
@@ -73,7 +74,7 @@ def global_gaussian(feats: Sequence[np.ndarray]) -> Tuple[np.ndarray, np.ndarray
     """Global mean and variance of the frames of ``feats`` (gmm-init-mono --train-feats)."""
     x = np.concatenate([np.asarray(f, np.float64) for f in feats])
     if len(x) == 0:
-        raise ValueError("no frames to initialise the monophone model from")
+        raise InputError("no frames to initialise the monophone model from")
     mean = x.mean(axis=0)
     var = np.maximum((x * x).mean(axis=0) - mean * mean, 1e-10)
     return mean, var

@@ -20,6 +20,7 @@ from typing import Iterable, Sequence, Tuple
 
 import numpy as np
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.gmm.model_io import transition_model_data
 
 PDF_CLASS = -1
@@ -144,11 +145,11 @@ def accumulate_tree_stats(trans_model, items: Iterable[Tuple[np.ndarray, np.ndar
     ev_list, feat_list = [], []
     for feats, ali in items:
         if len(feats) != len(ali):
-            raise ValueError(f"alignment has {len(ali)} frames, features {len(feats)}")
+            raise InputError(f"alignment has {len(ali)} frames, features {len(feats)}")
         ev_list.append(frame_events(tables, ali, context_width, central_position, ci_phones))
         feat_list.append(np.asarray(feats, np.float64))
     if not ev_list:
-        raise ValueError("no alignments to accumulate tree statistics from")
+        raise InputError("no alignments to accumulate tree statistics from")
     events = np.concatenate(ev_list)
     feats = np.concatenate(feat_list)
     base = int(max(events[:, :-1].max(), events[:, -1].max())) + 2

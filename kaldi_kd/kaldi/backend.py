@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from kaldi_kd.errors import KaldiKdError
+
 # Kaldi source sub-directories that hold the binaries recipes call.
 KALDI_BIN_DIRS = (
     "src/bin", "src/featbin", "src/gmmbin", "src/latbin", "src/fstbin",
@@ -22,7 +24,7 @@ KALDI_BIN_DIRS = (
 SCLITE_CANDIDATES = ("/usr/lib/sctk/bin/sclite", "/usr/bin/sclite")
 
 
-class BackendError(RuntimeError):
+class BackendError(KaldiKdError, RuntimeError):
     """A required tool or library of the chosen backend is missing."""
 
 

@@ -33,6 +33,7 @@ from kaldi_kd.am.heads import UNITS
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.kd.results import DecodeResult, read_decode_dir, summarise, write_results
 from kaldi_kd.lm.hf_options import HFOptions, is_hf_spec
+from kaldi_kd.errors import InputError, KaldiKdError
 
 log = logging.getLogger("kaldi_kd.kd.ablation")
 
@@ -49,7 +50,7 @@ DEFAULT_COMMANDS = {
 }
 
 
-class AblationError(RuntimeError):
+class AblationError(KaldiKdError, RuntimeError):
     """A step of the ablation failed; the message names the command and its log."""
 
 
@@ -108,19 +109,19 @@ class AblationConfig:
     def validate(self) -> "AblationConfig":
         bad = [s for s in self.systems if s not in SYSTEMS]
         if bad:
-            raise ValueError(f"unknown ablation system(s) {bad}; choose from {', '.join(SYSTEMS)}")
+            raise InputError(f"unknown ablation system(s) {bad}; choose from {', '.join(SYSTEMS)}")
         if not self.seeds:
-            raise ValueError("ablation needs at least one seed")
+            raise InputError("ablation needs at least one seed")
         for system, opts in self.system_options.items():
             if system not in SYSTEMS:
-                raise ValueError(f"system_options: unknown system {system!r}")
+                raise InputError(f"system_options: unknown system {system!r}")
             bad_keys = sorted(set(opts) - set(SYSTEM_OPTION_KEYS))
             if bad_keys:
-                raise ValueError(f"system_options of {system}: unknown keys {bad_keys} (allowed: "
+                raise InputError(f"system_options of {system}: unknown keys {bad_keys} (allowed: "
                                  f"{', '.join(SYSTEM_OPTION_KEYS)})")
         missing = [k for k in DEFAULT_COMMANDS if k not in self.commands]
         if missing:
-            raise ValueError(f"ablation config: no command template for {missing}")
+            raise InputError(f"ablation config: no command template for {missing}")
         HFOptions.from_dict(self.hf)  # unknown hf option names fail here, not in every train step
         return self
 
@@ -130,7 +131,7 @@ class AblationConfig:
         data = yaml.safe_load(Path(path).read_text()) or {}
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+            raise InputError(f"{path}: unknown keys {sorted(unknown)}")
         commands = dict(DEFAULT_COMMANDS)
         commands.update(data.pop("commands", {}) or {})
         data.update({k: v for k, v in overrides.items() if v is not None})

@@ -26,11 +26,12 @@ import yaml
 from kaldi_kd.am.heads import UNITS, AuxHeadSpec, parse_aux_heads
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.lm.hf_options import HF_DEFAULT_TOP_K, OPTION_HELP, HFOptions, HFOptionsError, is_hf_spec
+from kaldi_kd.errors import KaldiKdError, MissingFileError
 
 KD_CONFIG_NAME = "kd.yaml"
 
 
-class KDConfigError(ValueError):
+class KDConfigError(KaldiKdError, ValueError):
     """An inconsistent distillation config (head without teacher, bad weight...)."""
 
 
@@ -140,7 +141,7 @@ class KDConfig:
         if path.is_dir():
             path = path / KD_CONFIG_NAME
         if not path.is_file():
-            raise FileNotFoundError(f"expected file {path} to exist")
+            raise MissingFileError(path)
         data = yaml.safe_load(path.read_text()) or {}
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known

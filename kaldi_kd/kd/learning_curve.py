@@ -36,6 +36,7 @@ import numpy as np
 import yaml
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
+from kaldi_kd.errors import InputError
 from kaldi_kd.kd.ablation import (SYSTEM_OPTION_KEYS, AblationConfig, Runner, kd_args, run_logged, run_system,
                                   system_dir)
 from kaldi_kd.kd.results import DecodeResult, SystemSummary, read_decode_dir, summarise
@@ -49,7 +50,7 @@ ROUND2 = ("aux_monophone", "aux_subword", "hierarchical")
 SHARED_KEYS = ("kd_lambda", "kd_tau", "head_hidden", "top_k")  # round 2 takes these from aux_senone
 
 
-class LearningCurveError(ValueError):
+class LearningCurveError(InputError):
     """A bad learning-curve config or missing results; the message names the file or system."""
 
 

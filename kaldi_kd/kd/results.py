@@ -21,6 +21,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
+from kaldi_kd.errors import InputError, MissingFileError
 
 PathLike = Union[str, Path]
 
@@ -106,10 +107,10 @@ def read_decode_dir(decode_dir: PathLike) -> DecodeResult:
     best, wer_file = read_best(decode_dir)
     per_utt = decode_dir / "scoring_kaldi" / "wer_details" / "per_utt"
     if not per_utt.is_file():
-        raise FileNotFoundError(f"expected file {per_utt} to exist (scored by an older scorer?)")
+        raise MissingFileError(per_utt, "scored by an older scorer?")
     counts = {u: (c.errors, c.ref_words) for u, c in read_per_utt(per_utt).items()}
     if not counts:
-        raise ValueError(f"{per_utt}: no '<utt> #csid C S I D' lines")
+        raise InputError(f"{per_utt}: no '<utt> #csid C S I D' lines")
     source = per_utt
     pra = decode_dir / "scoring_kaldi" / "sclite" / f"{Path(wer_file).name}.pra"
     if pra.is_file():
@@ -119,7 +120,7 @@ def read_decode_dir(decode_dir: PathLike) -> DecodeResult:
     n_err = sum(e for e, _ in counts.values())
     n_words = sum(w for _, w in counts.values())
     if n_err != best.errors or n_words != best.ref_words:
-        raise ValueError(
+        raise InputError(
             f"{source}: {n_err} errors / {n_words} words, but best_wer says {best.errors} / {best.ref_words}: "
             f"per-utterance results are not from the best LMWT/WIP"
         )
@@ -135,7 +136,7 @@ def seed_matrix(results: Sequence[DecodeResult], utts: Sequence[str]) -> np.ndar
     for r in results:
         missing = [u for u in utts if u not in r.errors]
         if missing:
-            raise ValueError(f"{r.decode_dir}: no per-utterance result for {missing[0]} ({len(missing)} missing)")
+            raise InputError(f"{r.decode_dir}: no per-utterance result for {missing[0]} ({len(missing)} missing)")
         rows.append([r.errors[u] for u in utts])
     return np.asarray(rows, dtype=np.float64)
 
@@ -151,7 +152,7 @@ def common_utts(results: Sequence[DecodeResult]) -> Tuple[List[str], np.ndarray]
     for r in results[1:]:
         for u in utts:
             if u in r.ref_words and r.ref_words[u] != first.ref_words[u]:
-                raise ValueError(
+                raise InputError(
                     f"{r.decode_dir}: utterance {u} has {r.ref_words[u]} reference words, "
                     f"{first.decode_dir} has {first.ref_words[u]}: not the same test set"
                 )
@@ -190,7 +191,7 @@ def summarise(
     """
     all_results = [r for per_seed in systems.values() for r in per_seed.values()]
     if not all_results:
-        raise ValueError("no decode results to summarise")
+        raise InputError("no decode results to summarise")
     utts, words = common_utts(all_results)
     idx = bootstrap_indices(len(utts), replications, seed)
     mean_err = {name: seed_matrix(list(res.values()), utts).mean(0) for name, res in systems.items()}

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.units.segments import Segments
 
 PathLike = Union[str, os.PathLike]
@@ -102,7 +103,7 @@ def training_segments(
     for lv in levels:
         log.info("%s segments for %d utterances (%d failed)", lv, len(segs[lv]), len(failed))
         if not segs[lv]:
-            raise ValueError(f"no {lv} segments could be built from {ali_dir} (see the warnings)")
+            raise InputError(f"no {lv} segments could be built from {ali_dir} (see the warnings)")
     sizes = {lv: len(level_vocab(lv, lang, tm, sp, texts)) for lv in levels}
     if WORD_LEVEL in levels:
         segs[WORD_LEVEL] = _spans(segs[WORD_LEVEL], level_vocab(WORD_LEVEL, lang, texts=texts).symbols)

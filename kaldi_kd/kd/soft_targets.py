@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.lm.teacher import Teacher
 from kaldi_kd.units.segments import WORD_START, Segments
 
@@ -86,9 +87,9 @@ class SoftTargetEngine:
         max_batch_units: int = 65536,
     ) -> None:
         if tau <= 0:
-            raise ValueError(f"SoftTargetEngine: tau must be > 0, got {tau}")
+            raise InputError(f"SoftTargetEngine: tau must be > 0, got {tau}")
         if top_k is not None and not 0 < top_k <= teacher.vocab_size:
-            raise ValueError(f"SoftTargetEngine: top_k={top_k} outside 1..{teacher.vocab_size}")
+            raise InputError(f"SoftTargetEngine: top_k={top_k} outside 1..{teacher.vocab_size}")
         if subsampling < 1:
             raise ValueError(f"SoftTargetEngine: subsampling must be >= 1, got {subsampling}")
         self.teacher = teacher

@@ -17,7 +17,10 @@ from typing import Iterator, List, Sequence, Union
 
 import numpy as np
 
+from kaldi_kd.errors import InputError, MissingFileError
+
 PathLike = Union[str, os.PathLike]
+_REBUILD = " (units.txt and the corpus must come from one steps_py/make_unit_corpus.py run; rebuild it)"
 
 
 def open_text(path: PathLike, mode: str = "rt"):
@@ -40,9 +43,9 @@ def iter_sequences(path: PathLike, vocab_size: int = 0) -> Iterator[np.ndarray]:
             try:
                 seq = np.array([int(x) for x in fields], dtype=np.int32)
             except ValueError:
-                raise ValueError(f"{path}:{lineno}: expected integer unit ids") from None
+                raise InputError(f"{path}:{lineno}: expected integer unit ids{_REBUILD}") from None
             if vocab_size and (seq.min() < 0 or seq.max() >= vocab_size):
-                raise ValueError(f"{path}:{lineno}: unit id outside 0..{vocab_size - 1}")
+                raise InputError(f"{path}:{lineno}: unit id outside 0..{vocab_size - 1}{_REBUILD}")
             yield seq
 
 
@@ -59,7 +62,7 @@ def iter_bounds(path: PathLike) -> Iterator[np.ndarray]:
                 continue
             row = np.frombuffer(line.encode("ascii", "replace"), dtype=np.uint8).astype(np.int16) - ord("0")
             if row.min() < 0 or row.max() > 2 or row[0] != 2:
-                raise ValueError(f"{path}:{lineno}: expected group codes 0/1/2 starting with 2")
+                raise InputError(f"{path}:{lineno}: expected group codes 0/1/2 starting with 2{_REBUILD}")
             yield row.astype(np.int8)
 
 
@@ -71,14 +74,13 @@ def load_bounds(path: PathLike, sequences: List[np.ndarray]) -> List[np.ndarray]
         ValueError: naming file and line when a row's length differs from its sequence's.
     """
     if not Path(path).exists():
-        raise FileNotFoundError(f"expected file {path} to exist (span-masked teachers need group codes: "
-                                "rerun steps_py/make_unit_corpus.py)")
+        raise MissingFileError(path, "span-masked teachers need group codes: rerun steps_py/make_unit_corpus.py")
     rows = list(iter_bounds(path))
     if len(rows) != len(sequences):
-        raise ValueError(f"{path}: {len(rows)} rows for {len(sequences)} unit sequences")
+        raise InputError(f"{path}: {len(rows)} rows for {len(sequences)} unit sequences{_REBUILD}")
     for i, (b, s) in enumerate(zip(rows, sequences), 1):
         if len(b) != len(s):
-            raise ValueError(f"{path}: row {i} has {len(b)} codes for {len(s)} units")
+            raise InputError(f"{path}: row {i} has {len(b)} codes for {len(s)} units{_REBUILD}")
     return rows
 
 
@@ -100,7 +102,7 @@ def read_vocab(path: PathLike) -> List[str]:
             if not fields:
                 continue
             if len(fields) != 2 or fields[1] != str(len(symbols)):
-                raise ValueError(f"{path}:{lineno}: expected '<symbol> {len(symbols)}'")
+                raise InputError(f"{path}:{lineno}: expected '<symbol> {len(symbols)}'")
             symbols.append(fields[0])
     return symbols
 

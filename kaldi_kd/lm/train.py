@@ -38,8 +38,10 @@ import yaml
 from tqdm import tqdm
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.lm.corpus import corpus_files, load_bounds, load_sequences, read_vocab
 from kaldi_kd.lm.models import ModelConfig, UnitLM
+from kaldi_kd.train.checkpoint import restore_num_threads
 from kaldi_kd.units.segments import WORD_START
 
 PathLike = Union[str, os.PathLike]
@@ -111,7 +113,8 @@ class LMConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         bad = sorted(set(data) - known)
         if bad:
-            raise ValueError(f"{source}: unknown LM config keys {bad}")
+            raise InputError(f"{source}: unknown LM config keys {bad} (check the spelling; known: "
+                             f"{', '.join(sorted(known))})")
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
         return cls(**data)
 
@@ -277,7 +280,8 @@ def _save_checkpoint(path: Path, model: UnitLM, opt: torch.optim.Optimizer, step
                      stopper: EarlyStopping, best: Optional[Dict]) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                    "early_stopping": dataclasses.asdict(stopper), "best_model": best}, tmp)
+                    "early_stopping": dataclasses.asdict(stopper), "best_model": best,
+                    "num_threads": torch.get_num_threads()}, tmp)
 
 
 def _setup_logging(exp_dir: Path) -> None:
@@ -302,18 +306,20 @@ class UnitCorpus:
 def load_unit_corpus(corpus_dir: PathLike, with_bounds: bool, max_valid: int = 0) -> UnitCorpus:
     """Read a unit-corpus dir (group codes only when ``with_bounds``).
 
+    Everything is read (and checked) before training writes anything.
+
     Raises:
-        FileNotFoundError / ValueError: naming the missing or malformed file.
+        MissingFileError / InputError: naming the missing or malformed file.
     """
     files = corpus_files(corpus_dir)
     for name in ("vocab", "train", "valid"):
         if not files[name].exists():
-            raise FileNotFoundError(f"train_lm: expected file {files[name]} to exist")
+            raise MissingFileError(files[name])
     vocab = read_vocab(files["vocab"])
     train = load_sequences(files["train"], len(vocab))
     valid = load_sequences(files["valid"], len(vocab))
     if not train:
-        raise ValueError(f"train_lm: {files['train']} holds no sequences")
+        raise InputError(f"{files['train']}: holds no sequences (rebuild it with steps_py/make_unit_corpus.py)")
     tb = load_bounds(files["train_bounds"], train) if with_bounds else None
     vb = load_bounds(files["valid_bounds"], valid) if with_bounds else None
     if max_valid:
@@ -366,6 +372,7 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
         step = int(state["step"])
         stopper = EarlyStopping(**state.get("early_stopping", dataclasses.asdict(stopper)))
         best = state.get("best_model")
+        restore_num_threads(int(state.get("num_threads", 0)), device)
         log.info("resumed from %s at step %d", ckpt, step)
     elif curve.exists():
         curve.unlink()
@@ -378,6 +385,7 @@ def train_lm(corpus_dir: PathLike, exp_dir: PathLike, cfg: LMConfig, resume: boo
     while step < cfg.max_steps and not stopper.stop:
         rng = np.random.default_rng([cfg.seed, step])  # reproducible across --resume
         gen = torch.Generator().manual_seed(cfg.seed * 100003 + step)
+        torch.manual_seed(cfg.seed * 100019 + step)    # dropout masks too: a step never depends on the last
         idx = rng.integers(0, len(train), cfg.batch_size)
         pairs = [crop(train[i], cfg.max_len, rng, None if corpus.train_bounds is None else corpus.train_bounds[i])
                  for i in idx]
@@ -429,7 +437,7 @@ def load_teacher(exp_dir: PathLike, device: Union[str, torch.device] = "cpu") ->
     """
     path = Path(exp_dir) / "teacher.pt"
     if not path.exists():
-        raise FileNotFoundError(f"load_teacher: expected file {path} to exist (train_lm not finished?)")
+        raise MissingFileError(path, "train_lm not finished?")
     state = torch.load(path, map_location="cpu")
     cfg = LMConfig.from_dict(state["config"], source=str(path))
     model = UnitLM(int(state["vocab_size"]), cfg.model_config())

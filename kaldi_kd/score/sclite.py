@@ -27,11 +27,12 @@ from typing import Dict, Iterable, List, Mapping, Optional, Union
 from kaldi_kd.data.atomic import write_text_atomic
 from kaldi_kd.kaldi.backend import sclite_path
 from kaldi_kd.score.wer import ErrorCounts
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 
 
-class ScliteError(RuntimeError):
+class ScliteError(KaldiKdError, RuntimeError):
     """sclite failed or its output could not be parsed; the message names the file."""
 
 

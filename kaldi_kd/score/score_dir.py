@@ -36,12 +36,13 @@ from kaldi_kd.decode.lattice_io import read_compact_lattices
 from kaldi_kd.score.ci import bootstrap_wer_ci
 from kaldi_kd.score.sclite import UttAlignment, run_sclite, write_trn
 from kaldi_kd.score.wer import ErrorCounts
+from kaldi_kd.errors import KaldiKdError
 
 PathLike = Union[str, os.PathLike]
 logger = logging.getLogger(__name__)
 
 
-class ScoringError(ValueError):
+class ScoringError(KaldiKdError, ValueError):
     """A scoring input is missing or malformed; the message names the file."""
 
 
@@ -85,7 +86,7 @@ def read_words(lang_or_graph_dir: PathLike) -> List[str]:
     """id -> word from ``<dir>/words.txt``."""
     path = Path(lang_or_graph_dir) / "words.txt"
     if not path.is_file():
-        raise ScoringError(f"expected {path} to exist")
+        raise ScoringError(f"{path}: expected file to exist (give the lang or graph dir the decoding used)")
     table: Dict[int, str] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         f = line.split()
@@ -102,7 +103,7 @@ def read_kaldi_text(path: PathLike) -> Dict[str, str]:
     """utt -> transcript from a Kaldi ``text`` file."""
     path = Path(path)
     if not path.is_file():
-        raise ScoringError(f"expected {path} to exist")
+        raise ScoringError(f"{path}: expected file to exist (the data dir needs its reference text)")
     out = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         f = line.split(maxsplit=1)
@@ -122,7 +123,7 @@ def lattice_files(decode_dir: PathLike) -> List[str]:
     """``lat.N.gz`` of a decode dir in job order."""
     files = glob.glob(str(Path(decode_dir) / "lat.*.gz"))
     if not files:
-        raise ScoringError(f"no lattices: expected {decode_dir}/lat.*.gz to exist")
+        raise ScoringError(f"{decode_dir}/lat.*.gz: no lattices (decode first: steps_py/decode.py)")
 
     def job(p: str) -> int:
         m = re.search(r"lat\.(\d+)\.gz$", p)
@@ -244,4 +245,4 @@ def read_best(decode_dir: PathLike) -> Tuple[ErrorCounts, str]:
             line = path.read_text().strip()
             from kaldi_kd.score.wer import parse_kaldi_line
             return parse_kaldi_line(line), line.split()[-1]
-    raise ScoringError(f"expected {decode_dir}/scoring_kaldi/best_wer to exist (run score.py first)")
+    raise ScoringError(f"{decode_dir}/scoring_kaldi/best_wer: expected file to exist (score the decode dir first: steps_py/score.py)")

@@ -5,7 +5,9 @@ and primitive containers, so ``torch.load(weights_only=True)`` reads it::
 
     {"model": state_dict, "optimizer": ..., "scheduler": ..., "step": int,
      "sampler": {"epoch", "position"}, "rng": [per-rank rng state], "best": float,
-     "config": dict}
+     "config": dict, "num_threads": int}
+
+Resume restores all of it, the CPU thread count included (:func:`restore_num_threads`).
 
 Model checkpoints (``best.pt``, ``final.pt``) hold ``{"model", "model_config", "step",
 "valid"}``: enough to rebuild a :class:`~kaldi_kd.am.model.HybridModel`.
@@ -13,6 +15,7 @@ Model checkpoints (``best.pt``, ``final.pt``) hold ``{"model", "model_config", "
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -23,9 +26,11 @@ import numpy as np
 import torch
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.errors import MissingFileError
 
 PathLike = Union[str, os.PathLike]
 _STEP_RE = re.compile(r"^step_(\d+)\.pt$")
+_log = logging.getLogger("kaldi_kd.train")
 
 
 def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> None:
@@ -41,7 +46,7 @@ def load_checkpoint(path: PathLike, map_location: Any = "cpu") -> Dict[str, Any]
         FileNotFoundError: naming the file.
     """
     if not Path(path).exists():
-        raise FileNotFoundError(f"expected checkpoint {path} to exist")
+        raise MissingFileError(path)
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
@@ -69,6 +74,16 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def restore_num_threads(saved: int, device: torch.device) -> None:
+    """Use the checkpoint's CPU thread count: CPU kernels split sums by thread, so another
+    count changes the last bits of every step (a resumed run would drift from the
+    uninterrupted one)."""
+    if saved > 0 and device.type == "cpu" and saved != torch.get_num_threads():
+        _log.info("resume: %d CPU threads as when the checkpoint was written (this process had %d)",
+                  saved, torch.get_num_threads())
+        torch.set_num_threads(saved)
 
 
 def step_checkpoints(ckpt_dir: PathLike) -> List[Path]:

@@ -13,18 +13,19 @@ import dataclasses
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 import yaml
 
 from kaldi_kd.am.data import DataConfig
 from kaldi_kd.am.model import ModelConfig
 from kaldi_kd.data.atomic import write_text_atomic
+from kaldi_kd.errors import KaldiKdError, MissingFileError
 
 PathLike = Union[str, os.PathLike]
 
 
-class ConfigError(ValueError):
+class ConfigError(KaldiKdError, ValueError):
     """Unknown key or unconvertible value; the message names the key (and file)."""
 
 
@@ -118,24 +119,67 @@ def _convert(value: Any, default: Any, key: str) -> Any:
 
 
 def _set(obj: Any, key: str, value: Any, where: str = "") -> None:
+    """Set dotted ``key`` of ``obj``; ``where`` (``"<file>:<line>: "`` or ``"--opt: "``) starts errors."""
     parts = key.split(".")
-    for p in parts[:-1]:
+    for i, p in enumerate(parts[:-1]):
         sub = getattr(obj, p, None)
         if sub is None or not dataclasses.is_dataclass(sub):
-            raise ConfigError(f"{where}unknown config section '{p}' in '{key}'")
+            raise ConfigError(f"{where}unknown config section '{'.'.join(parts[:i + 1])}' "
+                              f"(sections: {', '.join(_sections(obj))})")
         obj = sub
     name = parts[-1]
     names = {f.name for f in dataclasses.fields(obj)}
     if name not in names:
-        raise ConfigError(f"{where}unknown config key '{key}' (known: {', '.join(sorted(names))})")
+        raise ConfigError(f"{where}unknown config key '{key}' (check the spelling; known here: "
+                          f"{', '.join(sorted(names))})")
     cur = getattr(obj, name)
     if dataclasses.is_dataclass(cur):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}'{key}' is a section; give a mapping")
+            raise ConfigError(f"{where}'{key}' is a section (give a mapping of its keys)")
         for k, v in value.items():
-            _set(cur, f"{k}", v, where=f"{where}{key}.")
+            _set(obj, f"{name}.{k}", v, where)
         return
-    setattr(obj, name, _convert(value, cur, key))
+    try:
+        setattr(obj, name, _convert(value, cur, key))
+    except ConfigError as err:
+        raise ConfigError(f"{where}{err}") from None
+
+
+def _sections(obj: Any) -> List[str]:
+    return [f.name for f in dataclasses.fields(obj) if dataclasses.is_dataclass(getattr(obj, f.name))]
+
+
+def _yaml_items(path: PathLike) -> List[Tuple[str, Any, int]]:
+    """(dotted key, value, 1-based line) of every leaf of a YAML mapping file.
+
+    Raises:
+        ConfigError: naming the file and line of a YAML syntax error or a non-mapping.
+    """
+    text = Path(path).read_text()
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(err, 'problem', None) or err}; "
+                          "fix the syntax)") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}:1: expected a mapping of config keys at top level")
+    out: List[Tuple[str, Any, int]] = []
+
+    def walk(n: yaml.MappingNode, d: Dict[str, Any], prefix: str) -> None:
+        for k_node, v_node in n.value:
+            key = k_node.value
+            if isinstance(d.get(key), dict) and isinstance(v_node, yaml.MappingNode):
+                walk(v_node, d[key], f"{prefix}{key}.")
+            else:
+                out.append((f"{prefix}{key}", d.get(key), k_node.start_mark.line + 1))
+
+    walk(node, data, "")
+    return out
 
 
 def load_config(path: Optional[PathLike] = None, overrides: Iterable[str] = ()) -> TrainConfig:
@@ -146,11 +190,10 @@ def load_config(path: Optional[PathLike] = None, overrides: Iterable[str] = ()) 
     """
     cfg = TrainConfig()
     if path is not None:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a mapping at top level")
-        for k, v in data.items():
-            _set(cfg, k, v, where=f"{path}: ")
+        if not Path(path).is_file():
+            raise MissingFileError(path)
+        for key, value, line in _yaml_items(path):
+            _set(cfg, key, value, where=f"{path}:{line}: ")
     return apply_overrides(cfg, overrides)
 
 
@@ -164,11 +207,12 @@ def apply_overrides(cfg: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
     return cfg
 
 
-def config_from_dict(d: Dict[str, Any]) -> TrainConfig:
-    """Inverse of ``asdict`` (used when reading config.yaml or a checkpoint back)."""
+def config_from_dict(d: Dict[str, Any], source: str = "") -> TrainConfig:
+    """Inverse of ``asdict`` (used when reading config.yaml or a checkpoint back);
+    ``source`` names where ``d`` comes from in error messages."""
     cfg = TrainConfig()
     for k, v in d.items():
-        _set(cfg, k, v)
+        _set(cfg, k, v, where=f"{source}: " if source else "")
     return cfg
 
 

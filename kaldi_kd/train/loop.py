@@ -44,9 +44,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from kaldi_kd.am.objective import frame_ce
+from kaldi_kd.errors import InputError
 from kaldi_kd.train.checkpoint import (checkpoint_path, latest_checkpoint, load_checkpoint,
-                                       rng_state, rotate_checkpoints, save_checkpoint,
-                                       set_rng_state)
+                                       restore_num_threads, rng_state, rotate_checkpoints,
+                                       save_checkpoint, set_rng_state)
 from kaldi_kd.train.config import OptimConfig, TrainConfig
 
 PathLike = Union[str, os.PathLike]
@@ -77,7 +78,7 @@ def lr_factor(step: int, cfg: OptimConfig, total_steps: int) -> float:
     if cfg.schedule == "constant":
         return 1.0
     if cfg.schedule != "cosine":
-        raise ValueError(f"optim.schedule must be cosine, noam or constant, got {cfg.schedule!r}")
+        raise InputError(f"optim.schedule must be cosine, noam or constant, got {cfg.schedule!r}")
     progress = min(max((s - warm) / max(total_steps - warm, 1), 0.0), 1.0)
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -238,7 +239,8 @@ class _Run:
         return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), "step": self.step,
                 "sampler": {"epoch": self.epoch, "position": self.position},
-                "rng": rngs, "best": self.best, "config": asdict(self.cfg)}
+                "rng": rngs, "best": self.best, "config": asdict(self.cfg),
+                "num_threads": torch.get_num_threads()}
 
     def save(self) -> None:
         state = self.state()   # collective under DDP: every rank takes part
@@ -259,6 +261,7 @@ class _Run:
         self.epoch, self.position = int(st["sampler"]["epoch"]), int(st["sampler"]["position"])
         rngs = st["rng"]
         set_rng_state(rngs[self.rank] if len(rngs) == self.world else rngs[0])
+        restore_num_threads(int(st.get("num_threads", 0)), self.device)
         log.info("resumed from %s: step %d, epoch %d, batch %d", path, self.step, self.epoch,
                  self.position)
         return True

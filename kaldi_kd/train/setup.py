@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from kaldi_kd.am.data import (AmData, BucketBatchSampler, count_pdfs, load_am_data, make_loader,
-                              transition_id_to_pdf)
-from kaldi_kd.am.model import HybridModel
+from kaldi_kd.am.data import (AmData, BucketBatchSampler, check_feature_dim, count_pdfs, load_am_data,
+                              make_loader, transition_id_to_pdf)
+from kaldi_kd.am.model import HybridModel, ModelConfig
 from kaldi_kd.am.objective import CEObjective
 from kaldi_kd.am.priors import write_prior_counts
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.train.config import TrainConfig, save_config
 from kaldi_kd.train.loop import _world, train
 
@@ -39,7 +40,7 @@ def load_tid2pdf(ali_dir: PathLike) -> tuple:
     """(tid2pdf array, num_pdfs) from ``ali_dir/final.mdl`` (needs kaldi_kd.gmm.model_io)."""
     mdl = Path(ali_dir) / "final.mdl"
     if not mdl.exists():
-        raise FileNotFoundError(f"expected file {mdl} to exist")
+        raise MissingFileError(mdl)
     try:
         from kaldi_kd.gmm.model_io import read_transition_model
     except ImportError as err:  # pragma: no cover - before branch gmm is merged
@@ -67,7 +68,7 @@ def build_loaders(data: AmData, cfg: TrainConfig, rank: int = 0, world_size: int
     d, s = cfg.data, cfg.model.subsampling
     chunked = d.batching == "chunk"
     if d.batching not in ("utterance", "chunk"):
-        raise ValueError(f"data.batching must be 'utterance' or 'chunk', got {d.batching!r}")
+        raise InputError(f"data.batching must be 'utterance' or 'chunk', got {d.batching!r}")
     train_ds = data.dataset(data.train_utts, d, s, chunked)
     sampler = BucketBatchSampler(train_ds.item_lengths(), d.max_frames, d.max_utts, shuffle=True,
                                  seed=cfg.seed, bucket_noise=d.bucket_noise, rank=rank,
@@ -83,7 +84,8 @@ def build_loaders(data: AmData, cfg: TrainConfig, rank: int = 0, world_size: int
 
 
 def prepare_training(data_dir: PathLike, ali_dir: PathLike, exp_dir: PathLike, cfg: TrainConfig,
-                     tid2pdf: Optional[np.ndarray] = None, num_pdfs: Optional[int] = None
+                     tid2pdf: Optional[np.ndarray] = None, num_pdfs: Optional[int] = None,
+                     expect_model: Optional[ModelConfig] = None, expect_source: str = "config.yaml"
                      ) -> TrainingSetup:
     """Load data, fill ``cfg.model.input_dim/num_pdfs``, build model and loaders, write
     config.yaml / prior_counts / final.mdl / tree into ``exp_dir`` (rank 0).
@@ -91,6 +93,10 @@ def prepare_training(data_dir: PathLike, ali_dir: PathLike, exp_dir: PathLike, c
     Args:
         tid2pdf, num_pdfs: the transition-id -> pdf map; read from ``ali_dir/final.mdl``
             when not given.
+        expect_model: the model config of a run being resumed (named ``expect_source``):
+            its input dim and pdf count must match the data, checked before anything is written.
+    Raises:
+        FeatureDimError, InputError: when the data do not fit ``expect_model``.
     """
     rank, world = _world()
     exp_dir = Path(exp_dir)
@@ -99,6 +105,12 @@ def prepare_training(data_dir: PathLike, ali_dir: PathLike, exp_dir: PathLike, c
     num_pdfs = int(num_pdfs if num_pdfs is not None else int(tid2pdf[1:].max()) + 1)
     seed_everything(cfg.seed)
     data = load_am_data(data_dir, ali_dir, tid2pdf, cfg.data, seed=cfg.seed)
+    if expect_model is not None:
+        check_feature_dim(data.features, expect_model.input_dim, f"the model being resumed ({expect_source})")
+        if expect_model.num_pdfs != num_pdfs:
+            raise InputError(f"{Path(ali_dir) / 'final.mdl'}: {num_pdfs} pdfs, but the model being resumed "
+                             f"({expect_source}) has {expect_model.num_pdfs} (use the alignments it was "
+                             "trained on, or start a new exp dir)")
     cfg.model.input_dim = data.features.dim
     cfg.model.num_pdfs = num_pdfs
     model = HybridModel(cfg.model)

@@ -32,11 +32,12 @@ import numpy as np
 
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import PHONE_START, WORD_START, Segments, from_frames
+from kaldi_kd.errors import KaldiKdError
 
 Span = Tuple[Optional[str], int, int]  # (word or None for silence, start, end)
 
 
-class AlignmentError(ValueError):
+class AlignmentError(KaldiKdError, ValueError):
     """An alignment does not fit the model, lang or transcript; the message names the utterance."""
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterable, Mapping, Sequence, Union
 
 from kaldi_kd.data.tables import read_int_vectors, write_int_vectors
+from kaldi_kd.errors import InputError, MissingFileError
 from kaldi_kd.lm.corpus import read_vocab, write_vocab
 from kaldi_kd.units.segments import Segments
 
@@ -50,22 +51,22 @@ def load_segments(seg_dir: PathLike) -> Dict[str, Segments]:
     d = Path(seg_dir)
     for name in ("units.txt", "units.gz", "ends.gz"):
         if not (d / name).exists():
-            raise FileNotFoundError(f"expected file {d / name} to exist")
+            raise MissingFileError(d / name)
     vocab_size = len(read_vocab(d / "units.txt"))
     ends = dict(read_int_vectors(str(d / "ends.gz")))
     bounds = dict(read_int_vectors(str(d / "bounds.gz"))) if (d / "bounds.gz").exists() else None
     out: Dict[str, Segments] = {}
     for utt, units in read_int_vectors(str(d / "units.gz")):
         if utt not in ends:
-            raise ValueError(f"{d / 'ends.gz'}: no entry for utterance {utt}")
+            raise InputError(f"{d / 'ends.gz'}: no entry for utterance {utt}")
         if bounds is not None and utt not in bounds:
-            raise ValueError(f"{d / 'bounds.gz'}: no entry for utterance {utt}")
+            raise InputError(f"{d / 'bounds.gz'}: no entry for utterance {utt}")
         if len(units) and (units.min() < 0 or units.max() >= vocab_size):
-            raise ValueError(f"{d / 'units.gz'}: utterance {utt} has unit ids outside 0..{vocab_size - 1}")
+            raise InputError(f"{d / 'units.gz'}: utterance {utt} has unit ids outside 0..{vocab_size - 1}")
         try:
             out[utt] = Segments(units, ends[utt], None if bounds is None else bounds[utt])
         except ValueError as e:
-            raise ValueError(f"{d}: utterance {utt}: {e}") from None
+            raise InputError(f"{d}: utterance {utt}: {e}") from None
     return out
 
 

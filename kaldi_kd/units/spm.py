@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from kaldi_kd.errors import MissingFileError
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -45,7 +47,7 @@ def train_spm(text: PathLike, model_path: PathLike, cfg: SpmConfig = SpmConfig()
     from kaldi_kd.units.text import iter_text
 
     if not Path(text).exists():
-        raise FileNotFoundError(f"train_spm: expected file {text} to exist")
+        raise MissingFileError(text)
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     prefix = model_path.with_suffix("")
@@ -74,5 +76,5 @@ def load_spm(model_path: PathLike):
     import sentencepiece as spm
 
     if not Path(model_path).exists():
-        raise FileNotFoundError(f"expected sentencepiece model {model_path} to exist")
+        raise MissingFileError(model_path, "run steps_py/train_spm.py first")
     return spm.SentencePieceProcessor(model_file=str(model_path))

@@ -41,6 +41,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.gmm.lang import Lang
 from kaldi_kd.units.segments import CONTINUES, PHONE_START, WORD_START
 from kaldi_kd.units.vocab import UnitVocab, monophone_vocab, senone_vocab, subword_vocab
@@ -292,7 +293,7 @@ def iter_unit_sequences(path: PathLike, conv: TextToUnits, with_bounds: bool = F
         try:
             yield lineno, (conv.line(words, lineno) if with_bounds else conv(words, lineno))
         except KeyError as e:
-            raise ValueError(f"{path}:{lineno}: {e.args[0]}") from None
+            raise InputError(f"{path}:{lineno}: {e.args[0]}") from None
 
 
 def write_unit_corpus(text: PathLike, out_dir: PathLike, conv: TextToUnits, valid_every: int = 20,

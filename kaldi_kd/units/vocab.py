@@ -17,6 +17,7 @@ from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
+from kaldi_kd.errors import InputError
 from kaldi_kd.gmm.lang import Lang, base_phone
 
 SIL = "<sil>"
@@ -93,5 +94,5 @@ def subword_vocab(sp) -> UnitVocab:
     """
     sil = sp.piece_to_id(SIL)
     if sil == sp.unk_id() and SIL != sp.id_to_piece(sil):
-        raise ValueError("sentencepiece model has no '<sil>' piece; train it with steps_py/train_spm.py")
+        raise InputError("sentencepiece model has no '<sil>' piece; train it with steps_py/train_spm.py")
     return UnitVocab("subword", [sp.id_to_piece(i) for i in range(sp.get_piece_size())], sil)
