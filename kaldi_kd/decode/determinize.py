@@ -369,3 +369,19 @@ def lattice_to_compact(lat: Lattice) -> CompactLattice:
         clat.arcs[s] = [(ol, g, a, (il,) if il else (), d) for (il, ol, g, a, d) in arcs]
     clat.finals = {s: (g, a, ()) for s, (g, a) in lat.finals.items()}
     return clat
+
+
+def determinize_lattice_compiled(lat: Lattice, beam: float = 8.0, delta: float = 1.0 / 1024,
+                                 max_states: int = 200000, max_raw_arcs: int = 150000) -> CompactLattice:
+    """:func:`determinize_lattice_pruned` in compiled code (``kaldi_kd/decode/csrc``, the same
+    algorithm; the decoder runs it on its raw lattices without leaving C++).  Costs come
+    back as float32 values, as Kaldi stores them.
+
+    Raises:
+        ValueError: the lattice has a cycle, or stays too big even at a small beam.
+    """
+    from kaldi_kd.decode import _latgen
+
+    raw = _latgen.raw_lattice(lat.start, lat.arcs, lat.finals)
+    start, arcs, finals, _ = raw.determinize(beam, delta=delta, max_states=max_states, max_raw_arcs=max_raw_arcs)
+    return CompactLattice(arcs=arcs, finals=finals, start=start)

@@ -1,0 +1,136 @@
+"""The compiled lattice decoder (kaldi_kd/decode/csrc): graphs in both OpenFst layouts,
+the search against Kaldi's own LatticeFasterDecoder (kaldi_hmm_gmm wheel) with the same
+beam / max-active / min-active, its raw lattices against the Python determinizer."""
+
+import math
+
+import numpy as np
+import pytest
+
+from kaldi_kd.decode import _latgen
+from kaldi_kd.decode.decoder import (
+    DecodeError, DecoderConfig, MappedDecoder, decode_best_path_faster, read_graph,
+)
+from kaldi_kd.decode.determinize import determinize_lattice_pruned
+from kaldi_kd.decode.lattice import Lattice, best_path, lattice_word_sequences
+from kaldi_kd.decode.toy import synthetic_loglikes
+from kaldi_kd.kaldi.wheels import kaldifst
+from decode_fixtures import toy_system
+
+
+@pytest.fixture(scope="module")
+def system():
+    return toy_system()
+
+
+def utterances(system, seed, n, size=5, sep=2.0, noise=2.0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        words = [int(w) for w in rng.integers(1, len(system.words), size=size)]
+        out.append((words, synthetic_loglikes(system, words, rng, sep=sep, noise=noise)[0]))
+    return out
+
+
+def test_const_and_vector_graphs_read_alike(system, tmp_path):
+    vec, const = tmp_path / "vector.fst", tmp_path / "const.fst"
+    system.hclg.write(str(vec))
+    kaldifst.StdConstFst(system.hclg).write(str(const))
+    gv, gc = _latgen.Graph(str(vec)), _latgen.Graph(str(const))
+    assert (gv.kind, gv.mapped) == ("vector", False)
+    assert (gc.kind, gc.mapped) == ("const", True)
+    assert gv.num_states == gc.num_states == system.hclg.num_states
+    assert gv.num_arcs == gc.num_arcs == system.hclg.num_arcs(0) * 0 + sum(
+        system.hclg.num_arcs(s) for s in range(system.hclg.num_states))
+    assert gv.start == gc.start == system.hclg.start
+    cfg = DecoderConfig(beam=12, lattice_beam=5)
+    (words, ll), = utterances(system, 1, 1)
+    a = MappedDecoder(gv, system.trans_model, cfg).decode(ll, "u")
+    b = MappedDecoder(gc, system.trans_model, cfg).decode(ll, "u")
+    assert a.words == b.words == words and a.alignment == b.alignment
+    assert a.lattice.arcs == b.lattice.arcs and a.lattice.finals == b.lattice.finals
+
+
+def test_graph_read_once_per_process(system, tmp_path):
+    path = tmp_path / "HCLG.fst"
+    system.hclg.write(str(path))
+    assert read_graph(path) is read_graph(str(path))
+
+
+def test_bad_graph_names_the_file(tmp_path):
+    bad = tmp_path / "HCLG.fst"
+    bad.write_bytes(b"not an fst at all, just some bytes")
+    with pytest.raises(ValueError, match="HCLG.fst"):
+        _latgen.Graph(str(bad))
+    with pytest.raises(ValueError, match="missing.fst"):
+        _latgen.Graph(str(tmp_path / "missing.fst"))
+
+
+@pytest.mark.parametrize("max_active,min_active,beam", [(7000, 200, 13.0), (20, 5, 13.0), (50, 0, 8.0),
+                                                        (10, 2, 20.0)])
+def test_search_matches_kaldi_lattice_faster_decoder(system, max_active, min_active, beam):
+    """Same best path, alignment and likelihood as Kaldi's LatticeFasterDecoder with the
+    same options; small max-active values bind (at most max_active + 1 tokens expanded,
+    Kaldi's rule), so the histogram pruning is the same as Kaldi's."""
+    cfg = DecoderConfig(beam=beam, lattice_beam=5, max_active=max_active, min_active=min_active, retry_beams=())
+    dec = MappedDecoder(system.hclg, system.trans_model, cfg)
+    for words, ll in utterances(system, 7, 6):
+        res = dec.decode(ll, "u")
+        ref = decode_best_path_faster(system.hclg, system.trans_model, ll, cfg)
+        assert res.words == ref.words and res.alignment == ref.alignment
+        assert res.likelihood == pytest.approx(ref.likelihood, abs=1e-3)
+        # Kaldi's rule: the max_active + 1 best, plus any tied with the last one
+        assert res.info["active_per_frame"] <= (max_active + 1) * 1.05
+        if max_active <= 20:
+            assert res.info["active_per_frame"] > max_active * 0.9  # it binds
+
+
+def test_compiled_determinization_matches_python_on_decoder_lattices(system):
+    cfg = DecoderConfig(beam=13, lattice_beam=6)
+    dec = MappedDecoder(system.hclg, system.trans_model, cfg)
+    for words, ll in utterances(system, 3, 5, size=4, sep=4.0):
+        res = dec.decode(ll, "u")
+        raw, _, _ = dec.search(dec.check_loglikes(ll))
+        start, arcs, finals = raw.to_lists()
+        ref = determinize_lattice_pruned(Lattice(arcs, finals, start), cfg.lattice_beam)
+        ours, theirs = lattice_word_sequences(res.lattice), lattice_word_sequences(ref)
+        assert set(ours) == set(theirs) and tuple(words) in ours
+        for seq, (g, a) in theirs.items():
+            assert ours[seq][0] == pytest.approx(g, abs=1e-3)
+            assert ours[seq][1] == pytest.approx(a / cfg.acoustic_scale, rel=1e-5, abs=1e-2)
+        assert best_path(res.lattice, acoustic_scale=0.1).alignment == res.alignment
+
+
+def test_no_final_state_gives_partial_lattice_or_error(system):
+    (words, ll), = utterances(system, 5, 1, noise=3.0)
+    # a lexicon word cut in half: the last frames cannot end in a final state
+    ll = ll[: ll.shape[0] - 4]
+    cfg = DecoderConfig(beam=6, lattice_beam=3, retry_beams=())
+    res = MappedDecoder(system.hclg, system.trans_model, cfg).decode(ll, "u")
+    if res.partial:
+        assert len(res.alignment) == ll.shape[0]
+        strict = DecoderConfig(beam=6, lattice_beam=3, retry_beams=(), allow_partial=False)
+        with pytest.raises(DecodeError, match="'u'.*no final state"):
+            MappedDecoder(system.hclg, system.trans_model, strict).decode(ll, "u")
+
+
+def test_transition_ids_outside_the_model_are_reported(system):
+    (words, ll), = utterances(system, 2, 1)
+    table = np.ascontiguousarray(system.trans_model.transition_id_to_pdf_array(), dtype=np.int32)
+    graph = MappedDecoder(system.hclg, system.trans_model).graph
+    dec = _latgen.Decoder(graph, table[:5], beam=10.0)
+    with pytest.raises(ValueError, match="transition-id"):
+        dec.decode(np.ascontiguousarray(ll), 0.1)
+    with pytest.raises(ValueError, match="float32"):
+        _latgen.Decoder(graph, table, beam=10.0).decode(ll.astype(np.float64), 0.1)
+
+
+def test_decoder_is_reusable_and_deterministic(system):
+    cfg = DecoderConfig(beam=11, lattice_beam=6, max_active=100, min_active=20)
+    dec = MappedDecoder(system.hclg, system.trans_model, cfg)
+    utts = utterances(system, 9, 3, sep=4.0)
+    first = [dec.decode(ll, "u") for _, ll in utts]
+    again = [dec.decode(ll, "u") for _, ll in utts]
+    for a, b in zip(first, again):
+        assert a.lattice.arcs == b.lattice.arcs and a.lattice.finals == b.lattice.finals
+        assert math.isclose(a.likelihood, b.likelihood)
