@@ -134,3 +134,26 @@ def test_decoder_is_reusable_and_deterministic(system):
     for a, b in zip(first, again):
         assert a.lattice.arcs == b.lattice.arcs and a.lattice.finals == b.lattice.finals
         assert math.isclose(a.likelihood, b.likelihood)
+
+
+def test_phone_then_word_determinization_gives_the_same_lattice(system):
+    """Kaldi's two-pass determinization (phones and words, then words) and one pass on
+    words keep the same word sequences within the lattice beam, with the same costs and
+    the same best path."""
+    one = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(beam=12, lattice_beam=5,
+                                                                       phone_determinize=False))
+    two = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(beam=12, lattice_beam=5,
+                                                                       phone_determinize=True))
+    assert one.phone_start[np.nonzero(one.phone_start)].min() >= 1
+    for words, ll in utterances(system, 4, 4, size=4, sep=3.0):
+        a, b = one.decode(ll, "u"), two.decode(ll, "u")
+        assert b.info["det_phone_states"] > 0 and a.info["det_phone_states"] == 0
+        assert a.words == b.words and a.alignment == b.alignment
+        sa, sb = lattice_word_sequences(a.lattice), lattice_word_sequences(b.lattice)
+        best = min(g + 0.1 * ac for g, ac in sa.values())
+        ina = {k for k, (g, ac) in sa.items() if g + 0.1 * ac <= best + 5 - 1e-3}
+        inb = {k for k, (g, ac) in sb.items() if g + 0.1 * ac <= best + 5 - 1e-3}
+        assert ina == inb and len(ina) > 1
+        for k in ina:
+            assert sa[k][0] == pytest.approx(sb[k][0], abs=1e-3)
+            assert sa[k][1] == pytest.approx(sb[k][1], abs=1e-2)

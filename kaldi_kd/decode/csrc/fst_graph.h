@@ -59,6 +59,14 @@ class Graph {
     std::memcpy(&a, arc_bytes_ + sizeof(GraphArc) * i, sizeof a);
     return a;
   }
+  // Cache hints for a state record, and for its arcs (the record should be cached).
+  void PrefetchState(int32_t s) const {
+    __builtin_prefetch(state_bytes_ + sizeof(GraphState) * static_cast<size_t>(s));
+  }
+  void PrefetchArcs(int32_t s) const {
+    const GraphState st = State(s);
+    __builtin_prefetch(arc_bytes_ + sizeof(GraphArc) * static_cast<size_t>(st.pos));
+  }
   bool Mapped() const { return map_base_ != nullptr; }
   const std::string &Kind() const { return kind_; }
 

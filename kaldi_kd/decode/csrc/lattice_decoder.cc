@@ -8,6 +8,7 @@ namespace kkd {
 
 namespace {
 
+constexpr int32_t kPrefetch = 8;  // tokens prefetched ahead in the pruning passes
 constexpr float kFloatInf = std::numeric_limits<float>::infinity();
 
 // Relative comparison used to stop the final pruning iterations.
@@ -29,11 +30,11 @@ void LatticeDecoder::Reset() {
   prev_.clear();
   frames_.clear();
   cost_offsets_.clear();
-  final_costs_.clear();
   token_pool_.Reset();
   link_pool_.Reset();
   final_relative_cost_ = kFloatInf;
   final_best_cost_ = 0.0f;
+  any_final_ = false;
   stats_ = DecodeStats();
 }
 
@@ -42,9 +43,8 @@ LatticeDecoder::Token *LatticeDecoder::FindOrAdd(int32_t state, int32_t frame_in
   Token *&slot = state_tok_[state];
   if (slot == nullptr) {
     Token *tok = token_pool_.Alloc();
-    Frame &fr = frames_[frame_index];
-    *tok = Token{cost, 0.0f, nullptr, fr.toks, -1, kFloatInf};
-    fr.toks = tok;
+    *tok = Token{cost, 0.0f, nullptr, -1, kFloatInf};
+    frames_[frame_index].toks.push_back(tok);
     slot = tok;
     cur_states_.push_back(state);
     ++stats_.tokens_created;
@@ -153,7 +153,15 @@ bool LatticeDecoder::Emit(const MappedLoglikes &ll, int32_t frame, float *next_c
   }
   cost_offsets_.push_back(cost_offset);
 
-  for (const auto &entry : prev_) {
+  const size_t num_prev = prev_.size();
+  for (size_t k = 0; k < num_prev; ++k) {
+    // the graph and the tokens are far bigger than the caches: ask for them ahead
+    if (k + 2 * kPrefetch < num_prev) {
+      graph_.PrefetchState(prev_[k + 2 * kPrefetch].first);
+      __builtin_prefetch(prev_[k + 2 * kPrefetch].second);
+    }
+    if (k + kPrefetch < num_prev) graph_.PrefetchArcs(prev_[k + kPrefetch].first);
+    const auto &entry = prev_[k];
     Token *tok = entry.second;
     if (tok->tot_cost > cutoff) continue;
     ++stats_.active_sum;
@@ -199,8 +207,11 @@ void LatticeDecoder::FreeLinks(Token *tok) {
 void LatticeDecoder::ExpandEpsilons(float cutoff) {
   const int32_t frame_index = static_cast<int32_t>(frames_.size()) - 1;
   queue_.clear();
-  for (int32_t s : cur_states_)
-    if (graph_.State(s).niepsilons != 0) queue_.push_back(s);
+  const size_t n = cur_states_.size();
+  for (size_t k = 0; k < n; ++k) {
+    if (k + 2 * kPrefetch < n) graph_.PrefetchState(cur_states_[k + 2 * kPrefetch]);
+    if (graph_.State(cur_states_[k]).niepsilons != 0) queue_.push_back(cur_states_[k]);
+  }
   while (!queue_.empty()) {
     const int32_t state = queue_.back();
     queue_.pop_back();
@@ -227,102 +238,117 @@ void LatticeDecoder::ExpandEpsilons(float cutoff) {
   }
 }
 
+void LatticeDecoder::SortOnce(int32_t frame_index) {
+  Frame &fr = frames_[frame_index];
+  if (fr.order != Frame::kUnsorted) return;
+  std::vector<Token *> order;
+  SortFrame(fr.toks, &order);
+  if (order.size() == fr.toks.size()) {
+    fr.toks.swap(order);
+    fr.order = Frame::kSorted;
+  } else {
+    fr.order = Frame::kCyclic;  // an epsilon cycle: passes are repeated until nothing moves
+  }
+}
+
+bool LatticeDecoder::PrunePass(int32_t frame_index, float delta, bool last, bool *links_removed) {
+  const float lattice_beam = opts_.lattice_beam;
+  std::vector<Token *> &toks = frames_[frame_index].toks;
+  bool changed = false;
+  // last token first: with the frame sorted, a token's epsilon successors are done before it
+  for (int32_t i = static_cast<int32_t>(toks.size()) - 1; i >= 0; --i) {
+    if (i >= kPrefetch) __builtin_prefetch(toks[i - kPrefetch]);
+    if (i >= kPrefetch / 2 && toks[i - kPrefetch / 2]->links != nullptr)
+      __builtin_prefetch(toks[i - kPrefetch / 2]->links);
+    Token *tok = toks[i];
+    ++stats_.prune_visits;
+    float tok_extra = kFloatInf;
+    if (last) tok_extra = tok->tot_cost + (any_final_ ? tok->final_cost : 0.0f) - final_best_cost_;
+    Link **slot = &tok->links;
+    while (*slot != nullptr) {
+      Link *link = *slot;
+      const Token *to = link->to;
+      float link_extra =
+          to->extra_cost + ((tok->tot_cost + link->acoustic_cost + link->graph_cost) - to->tot_cost);
+      if (link_extra > lattice_beam) {  // off every path within the lattice beam
+        *slot = link->next;
+        link_pool_.Free(link);
+        *links_removed = true;
+      } else {
+        if (link_extra < 0.0f) link_extra = 0.0f;  // rounding
+        if (link_extra < tok_extra) tok_extra = link_extra;
+        slot = &link->next;
+      }
+    }
+    if (last && tok_extra > lattice_beam) tok_extra = kFloatInf;
+    if (last ? !NearlyEqual(tok->extra_cost, tok_extra, delta) : std::fabs(tok_extra - tok->extra_cost) > delta)
+      changed = true;
+    tok->extra_cost = tok_extra;
+  }
+  return changed;
+}
+
 void LatticeDecoder::PruneLinks(int32_t frame_index, float delta, bool *extra_changed,
                                 bool *links_removed) {
-  *extra_changed = false;
   *links_removed = false;
-  const float lattice_beam = opts_.lattice_beam;
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (Token *tok = frames_[frame_index].toks; tok != nullptr; tok = tok->next) {
-      float tok_extra = kFloatInf;
-      Link **slot = &tok->links;
-      while (*slot != nullptr) {
-        Link *link = *slot;
-        const Token *to = link->to;
-        float link_extra =
-            to->extra_cost + ((tok->tot_cost + link->acoustic_cost + link->graph_cost) - to->tot_cost);
-        if (link_extra > lattice_beam) {  // off every path within the lattice beam
-          *slot = link->next;
-          link_pool_.Free(link);
-          *links_removed = true;
-        } else {
-          if (link_extra < 0.0f) link_extra = 0.0f;  // rounding
-          if (link_extra < tok_extra) tok_extra = link_extra;
-          slot = &link->next;
-        }
-      }
-      if (std::fabs(tok_extra - tok->extra_cost) > delta) changed = true;
-      tok->extra_cost = tok_extra;
-    }
-    if (changed) *extra_changed = true;
+  SortOnce(frame_index);
+  if (frames_[frame_index].order == Frame::kSorted) {  // one pass gives the exact extra costs
+    *extra_changed = PrunePass(frame_index, delta, false, links_removed);
+    return;
   }
+  *extra_changed = false;
+  while (PrunePass(frame_index, delta, false, links_removed)) *extra_changed = true;
 }
 
 void LatticeDecoder::PruneLinksLastFrame() {
   const int32_t last = static_cast<int32_t>(frames_.size()) - 1;
   float best = kFloatInf, best_with_final = kFloatInf;
+  any_final_ = false;
   for (int32_t s : cur_states_) {
     Token *tok = state_tok_[s];
     const float final_cost = graph_.State(s).final_cost;
     best = std::min(best, tok->tot_cost);
     best_with_final = std::min(best_with_final, tok->tot_cost + final_cost);
     tok->final_cost = final_cost;
-    if (final_cost != kFloatInf) final_costs_.emplace_back(tok, final_cost);
+    if (final_cost != kFloatInf) any_final_ = true;
     state_tok_[s] = nullptr;
   }
   cur_states_.clear();
   final_relative_cost_ =
       (best == kFloatInf && best_with_final == kFloatInf) ? kFloatInf : best_with_final - best;
   final_best_cost_ = best_with_final != kFloatInf ? best_with_final : best;
-  const bool any_final = !final_costs_.empty();
-  const float lattice_beam = opts_.lattice_beam;
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (Token *tok = frames_[last].toks; tok != nullptr; tok = tok->next) {
-      const float final_cost = any_final ? tok->final_cost : 0.0f;
-      float tok_extra = tok->tot_cost + final_cost - final_best_cost_;
-      Link **slot = &tok->links;
-      while (*slot != nullptr) {
-        Link *link = *slot;
-        const Token *to = link->to;
-        float link_extra =
-            to->extra_cost + ((tok->tot_cost + link->acoustic_cost + link->graph_cost) - to->tot_cost);
-        if (link_extra > lattice_beam) {
-          *slot = link->next;
-          link_pool_.Free(link);
-        } else {
-          if (link_extra < 0.0f) link_extra = 0.0f;
-          if (link_extra < tok_extra) tok_extra = link_extra;
-          slot = &link->next;
-        }
-      }
-      if (tok_extra > lattice_beam) tok_extra = kFloatInf;
-      if (!NearlyEqual(tok->extra_cost, tok_extra, 1.0e-5f)) changed = true;
-      tok->extra_cost = tok_extra;
+  SortOnce(last);
+  bool unused;
+  if (frames_[last].order == Frame::kSorted) {
+    PrunePass(last, 1.0e-5f, true, &unused);
+  } else {
+    while (PrunePass(last, 1.0e-5f, true, &unused)) {
     }
   }
 }
 
 void LatticeDecoder::PruneTokens(int32_t frame_index) {
-  Token **slot = &frames_[frame_index].toks;
-  while (*slot != nullptr) {
-    Token *tok = *slot;
+  std::vector<Token *> &toks = frames_[frame_index].toks;
+  size_t kept = 0;
+  for (Token *tok : toks) {
     if (tok->extra_cost == kFloatInf) {  // no forward link left within the lattice beam
-      *slot = tok->next;
       FreeLinks(tok);
       token_pool_.Free(tok);
     } else {
-      slot = &tok->next;
+      toks[kept++] = tok;
     }
   }
+  toks.resize(kept);
 }
 
 void LatticeDecoder::PruneAll(float delta) {
-  const int32_t newest = static_cast<int32_t>(frames_.size()) - 1;
-  for (int32_t f = newest - 1; f >= 0; --f) {
+  // Frames from `boundary` on are left alone: their tokens keep extra cost 0 (as if all
+  // were on the best path), a lower bound of their final extra cost, so nothing that
+  // the final pruning would keep is ever removed here (the final lattice does not
+  // depend on this schedule).  Pruning a frame only once it is an interval old, when
+  // its paths have mostly merged, removes far more per pass than pruning it at once.
+  const int32_t boundary = static_cast<int32_t>(frames_.size()) - 1 - opts_.prune_interval;
+  for (int32_t f = boundary - 1; f >= 0; --f) {
     if (frames_[f].prune_links) {
       bool extra_changed, links_removed;
       PruneLinks(f, delta, &extra_changed, &links_removed);
@@ -330,7 +356,7 @@ void LatticeDecoder::PruneAll(float delta) {
       if (links_removed) frames_[f].prune_tokens = true;
       frames_[f].prune_links = false;
     }
-    if (f + 1 < newest && frames_[f + 1].prune_tokens) {
+    if (f + 1 < boundary && frames_[f + 1].prune_tokens) {
       PruneTokens(f + 1);
       frames_[f + 1].prune_tokens = false;
     }
@@ -372,21 +398,17 @@ bool LatticeDecoder::Decode(const MappedLoglikes &ll, std::string *err) {
   return true;
 }
 
-void LatticeDecoder::SortFrame(Token *toks, std::vector<Token *> *order) const {
-  // the tokens in creation order, then Kahn's algorithm over the epsilon links
-  // (which stay within the frame)
-  std::vector<Token *> list;
-  for (Token *t = toks; t != nullptr; t = t->next) list.push_back(t);
-  std::reverse(list.begin(), list.end());
-  const int32_t n = static_cast<int32_t>(list.size());
-  for (int32_t i = 0; i < n; ++i) list[i]->id = i;
+void LatticeDecoder::SortFrame(const std::vector<Token *> &toks, std::vector<Token *> *order) const {
+  // Kahn's algorithm over the epsilon links (which stay within the frame), creation order first
+  const int32_t n = static_cast<int32_t>(toks.size());
+  for (int32_t i = 0; i < n; ++i) toks[i]->id = i;
   std::vector<int32_t> indegree(n, 0);
-  for (Token *t : list)
+  for (const Token *t : toks)
     for (const Link *l = t->links; l != nullptr; l = l->next)
       if (l->ilabel == 0) ++indegree[l->to->id];
   size_t head = order->size();
   for (int32_t i = 0; i < n; ++i)
-    if (indegree[i] == 0) order->push_back(list[i]);
+    if (indegree[i] == 0) order->push_back(toks[i]);
   while (head < order->size()) {
     Token *t = (*order)[head++];
     for (const Link *l = t->links; l != nullptr; l = l->next)
@@ -399,19 +421,17 @@ bool LatticeDecoder::GetRawLattice(RawLattice *lat) const {
   const int32_t last = static_cast<int32_t>(frames_.size()) - 1;
   if (last < 0) return false;
   for (int32_t f = 0; f <= last; ++f)
-    if (frames_[f].toks == nullptr) return false;
+    if (frames_[f].toks.empty()) return false;
   std::vector<Token *> order;
   std::vector<size_t> frame_begin(last + 2, 0);
   for (int32_t f = 0; f <= last; ++f) {
     frame_begin[f] = order.size();
-    size_t expected = 0;
-    for (Token *t = frames_[f].toks; t != nullptr; t = t->next) ++expected;
     SortFrame(frames_[f].toks, &order);
-    if (order.size() - frame_begin[f] != expected) return false;  // epsilon cycle
+    if (order.size() - frame_begin[f] != frames_[f].toks.size()) return false;  // epsilon cycle
   }
   frame_begin[last + 1] = order.size();
   for (size_t i = 0; i < order.size(); ++i) order[i]->id = static_cast<int32_t>(i);
-  const bool any_final = !final_costs_.empty();
+  const bool any_final = any_final_;
   lat->start = 0;
   lat->final_graph.assign(order.size(), kFloatInf);
   lat->final_acoustic.assign(order.size(), 0.0f);

@@ -51,17 +51,21 @@ struct DecodeStats {
   int64_t tokens_created = 0;
   int64_t links_created = 0;
   int64_t active_sum = 0;  // sum over frames of tokens expanded
+  int64_t prune_visits = 0;  // tokens visited by the lattice pruning passes
   int32_t frames = 0;
 };
 
-// Fixed-size object pool with a free list; memory is kept between utterances.
+// Fixed-size object pool; memory is kept between utterances.  Freed objects go on a
+// stack of pointers rather than a list threaded through the objects: taking one back
+// then reads the (cached) stack, not the cold object, which would make every
+// allocation wait for memory.
 template <class T>
 class Pool {
  public:
   T *Alloc() {
-    if (free_ != nullptr) {
-      T *p = free_;
-      free_ = *reinterpret_cast<T **>(p);
+    if (!free_.empty()) {
+      T *p = free_.back();
+      free_.pop_back();
       return p;
     }
     if (pos_ == kBlock) {
@@ -71,12 +75,9 @@ class Pool {
     if (block_ == blocks_.size()) blocks_.emplace_back(new T[kBlock]);
     return &blocks_[block_][pos_++];
   }
-  void Free(T *p) {
-    *reinterpret_cast<T **>(p) = free_;
-    free_ = p;
-  }
+  void Free(T *p) { free_.push_back(p); }
   void Reset() {
-    free_ = nullptr;
+    free_.clear();
     block_ = 0;
     pos_ = 0;
   }
@@ -85,7 +86,7 @@ class Pool {
   static constexpr size_t kBlock = 4096;
   std::vector<std::unique_ptr<T[]>> blocks_;
   size_t block_ = 0, pos_ = 0;
-  T *free_ = nullptr;
+  std::vector<T *> free_;
 };
 
 class LatticeDecoder {
@@ -110,7 +111,6 @@ class LatticeDecoder {
     float tot_cost;    // best cost from the start, relative to the frame offsets
     float extra_cost;  // how far off the best path through any surviving token
     Link *links;       // forward links
-    Token *next;       // next token of the same frame
     int32_t id;        // scratch (lattice output)
     float final_cost;  // the graph's final cost (set on the last frame)
   };
@@ -121,9 +121,14 @@ class LatticeDecoder {
     Link *next;
   };
   struct Frame {
-    Token *toks = nullptr;
+    // in creation order; an array rather than a list, so that passes over a frame can
+    // prefetch the tokens ahead (they are scattered in memory)
+    std::vector<Token *> toks;
     bool prune_links = true;   // forward links of these tokens need a pruning pass
-    bool prune_tokens = false;  // tokens may have become unreachable
+    bool prune_tokens = true;  // tokens may have become unreachable
+    // kSorted: toks in topological order of the epsilon links (set at the first pruning;
+    // removing tokens and links keeps it), so one pruning pass is exact
+    enum Order { kUnsorted, kSorted, kCyclic } order = kUnsorted;
   };
 
   void Reset();
@@ -131,13 +136,15 @@ class LatticeDecoder {
   float Cutoff(float *adaptive_beam, int32_t *best_index);
   bool Emit(const MappedLoglikes &ll, int32_t frame, float *next_cutoff, std::string *err);
   void ExpandEpsilons(float cutoff);
+  void SortOnce(int32_t frame_index);
+  bool PrunePass(int32_t frame_index, float delta, bool last, bool *links_removed);
   void PruneLinks(int32_t frame_index, float delta, bool *extra_changed, bool *links_removed);
   void PruneLinksLastFrame();
   void PruneTokens(int32_t frame_index);
   void PruneAll(float delta);
   void Finalize();
   void FreeLinks(Token *tok);
-  void SortFrame(Token *toks, std::vector<Token *> *order) const;
+  void SortFrame(const std::vector<Token *> &toks, std::vector<Token *> *order) const;
 
   const Graph &graph_;
   DecoderOptions opts_;
@@ -151,7 +158,7 @@ class LatticeDecoder {
   std::vector<std::pair<int32_t, Token *>> prev_;  // the frame being expanded
   std::vector<float> costs_scratch_;
   std::vector<int32_t> queue_;
-  std::vector<std::pair<Token *, float>> final_costs_;
+  bool any_final_ = false;  // some last-frame token is in a final state
   float final_relative_cost_ = std::numeric_limits<float>::infinity();
   float final_best_cost_ = 0.0f;
   DecodeStats stats_;

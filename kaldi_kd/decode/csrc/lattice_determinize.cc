@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <queue>
 #include <unordered_map>
 #include <utility>
@@ -38,6 +39,14 @@ class StringTable {
     return id;
   }
   const std::vector<int32_t> &Get(int32_t id) const { return strings_[id]; }
+  // a + b, interned
+  int32_t Concat(int32_t a, int32_t b) {
+    if (b == 0) return a;
+    if (a == 0) return b;
+    std::vector<int32_t> s = strings_[a];
+    s.insert(s.end(), strings_[b].begin(), strings_[b].end());
+    return Intern(s);
+  }
   std::vector<std::vector<int32_t>> Release() { return std::move(strings_); }
 
  private:
@@ -59,7 +68,24 @@ int CompareWeights(double ga, double aa, const std::vector<int32_t> &sa, double 
   return 0;
 }
 
-struct Elem {  // a raw state of a determinized state, with its residual weight
+// An acyclic lattice with labels and (graph, acoustic, string) weights on arcs and
+// finals; states numbered topologically (every arc goes to a higher state), start 0.
+struct LabelArc {
+  int32_t label;  // 0: epsilon
+  double g, a;
+  int32_t str;
+  int32_t next;
+};
+
+struct LabelLattice {
+  int32_t start = -1;
+  std::vector<uint32_t> first{0};
+  std::vector<LabelArc> arcs;
+  std::vector<CompactFinal> finals;
+  int32_t NumStates() const { return static_cast<int32_t>(finals.size()); }
+};
+
+struct Elem {  // an input state of a determinized state, with its residual weight
   int32_t state;
   double g, a;
   int32_t str;
@@ -71,22 +97,20 @@ struct ClosureElem {  // the same before normalisation (string not interned)
   std::vector<int32_t> str;
 };
 
-struct Source {  // a closure source: word-arc destination, residual = str + [il]
+struct Source {  // a closure source: labelled-arc destination, residual str + arc_str
   int32_t state;
   double g, a;
-  int32_t str;
-  int32_t il;
+  int32_t str, arc_str;
 };
 
 struct TooBig {};
 
 class Determinizer {
  public:
-  Determinizer(const RawLattice &lat, double beam, double delta, int32_t max_states);
+  Determinizer(const LabelLattice &lat, double beam, double delta, int32_t max_states, StringTable *strings);
   void Run(CompactLattice *out);  // throws TooBig
   int64_t Visits() const { return visits_; }
   int32_t NumStates() const { return static_cast<int32_t>(states_.size()); }
-  StringTable &Strings() { return strings_; }
 
  private:
   struct DetState {
@@ -95,9 +119,9 @@ class Determinizer {
     bool done;
   };
   struct Candidate {
-    int32_t word, dest;
+    int32_t label, dest;
     double g, a;
-    int32_t str, il;
+    int32_t str, arc_str;
   };
 
   void Closure(const std::vector<Source> &sources, double fwd, std::vector<ClosureElem> *out);
@@ -107,55 +131,57 @@ class Determinizer {
   int32_t StateFor(std::vector<ClosureElem> *elems, double fwd, double *g, double *a,
                    std::vector<int32_t> *prefix);
   void Expand(int32_t sid);
-  std::vector<int32_t> CandidateString(const Candidate &c) const {
-    std::vector<int32_t> s = strings_.Get(c.str);
-    if (c.il != 0) s.push_back(c.il);
+  std::vector<int32_t> Joined(int32_t a, int32_t b) const {
+    std::vector<int32_t> s = strings_.Get(a);
+    const std::vector<int32_t> &t = strings_.Get(b);
+    s.insert(s.end(), t.begin(), t.end());
     return s;
   }
 
-  const RawLattice &lat_;
+  const LabelLattice &lat_;
   const double delta_;
   const int32_t max_states_;
+  StringTable &strings_;
   std::vector<uint32_t> word_first_, eps_first_;
-  std::vector<LatArc> word_arcs_, eps_arcs_;
+  std::vector<LabelArc> word_arcs_, eps_arcs_;
   std::vector<char> frontier_;
   std::vector<double> beta_;
   double cutoff_;
-  StringTable strings_;
   std::vector<DetState> states_;
   std::unordered_map<std::vector<int64_t>, int32_t, VectorHash<int64_t>> ids_;
   std::priority_queue<std::pair<double, int32_t>, std::vector<std::pair<double, int32_t>>,
                       std::greater<std::pair<double, int32_t>>>
       heap_;
   CompactLattice *out_ = nullptr;
-  // closure scratch, indexed by raw state
+  // closure scratch, indexed by input state
   std::vector<double> cg_, ca_;
-  std::vector<int32_t> cprev_, cil_, csrc_, cstamp_;
+  std::vector<int32_t> cprev_, cstr_, csrc_, cstamp_;
   int32_t stamp_ = 0;
   int64_t visits_ = 0;
 };
 
-Determinizer::Determinizer(const RawLattice &lat, double beam, double delta, int32_t max_states)
-    : lat_(lat), delta_(delta), max_states_(max_states) {
+Determinizer::Determinizer(const LabelLattice &lat, double beam, double delta, int32_t max_states,
+                           StringTable *strings)
+    : lat_(lat), delta_(delta), max_states_(max_states), strings_(*strings) {
   const int32_t n = lat.NumStates();
   word_first_.assign(n + 1, 0);
   eps_first_.assign(n + 1, 0);
   frontier_.assign(n, 0);
   for (int32_t s = 0; s < n; ++s) {
     for (uint32_t i = lat.first[s]; i < lat.first[s + 1]; ++i) {
-      const LatArc &arc = lat.arcs[i];
-      (arc.olabel != 0 ? word_arcs_ : eps_arcs_).push_back(arc);
+      const LabelArc &arc = lat.arcs[i];
+      (arc.label != 0 ? word_arcs_ : eps_arcs_).push_back(arc);
     }
     word_first_[s + 1] = static_cast<uint32_t>(word_arcs_.size());
     eps_first_[s + 1] = static_cast<uint32_t>(eps_arcs_.size());
-    frontier_[s] = word_first_[s + 1] > word_first_[s] || lat.IsFinal(s);
+    frontier_[s] = word_first_[s + 1] > word_first_[s] || lat.finals[s].is_final;
   }
-  beta_.assign(n, kInf);  // states are numbered topologically
+  beta_.assign(n, kInf);
   for (int32_t s = n - 1; s >= 0; --s) {
-    double b = lat.IsFinal(s) ? static_cast<double>(lat.final_graph[s]) + lat.final_acoustic[s] : kInf;
+    double b = lat.finals[s].is_final ? lat.finals[s].graph + lat.finals[s].acoustic : kInf;
     for (uint32_t i = lat.first[s]; i < lat.first[s + 1]; ++i) {
-      const LatArc &arc = lat.arcs[i];
-      double c = static_cast<double>(arc.graph) + arc.acoustic + beta_[arc.next];
+      const LabelArc &arc = lat.arcs[i];
+      double c = arc.g + arc.a + beta_[arc.next];
       if (c < b) b = c;
     }
     beta_[s] = b;
@@ -164,21 +190,23 @@ Determinizer::Determinizer(const RawLattice &lat, double beam, double delta, int
   cg_.assign(n, 0.0);
   ca_.assign(n, 0.0);
   cprev_.assign(n, -1);
-  cil_.assign(n, 0);
+  cstr_.assign(n, 0);
   csrc_.assign(n, -1);
   cstamp_.assign(n, 0);
 }
 
 std::vector<int32_t> Determinizer::PathString(int32_t s, const std::vector<Source> &sources) const {
-  std::vector<int32_t> rev;
+  std::vector<int32_t> arc_strings;  // backwards
   while (cprev_[s] >= 0) {
-    if (cil_[s] != 0) rev.push_back(cil_[s]);
+    if (cstr_[s] != 0) arc_strings.push_back(cstr_[s]);
     s = cprev_[s];
   }
   const Source &src = sources[csrc_[s]];
-  std::vector<int32_t> str = strings_.Get(src.str);
-  if (src.il != 0) str.push_back(src.il);
-  str.insert(str.end(), rev.rbegin(), rev.rend());
+  std::vector<int32_t> str = Joined(src.str, src.arc_str);
+  for (auto it = arc_strings.rbegin(); it != arc_strings.rend(); ++it) {
+    const std::vector<int32_t> &t = strings_.Get(*it);
+    str.insert(str.end(), t.begin(), t.end());
+  }
   return str;
 }
 
@@ -196,7 +224,7 @@ void Determinizer::Closure(const std::vector<Source> &sources, double fwd,
       cg_[src.state] = src.g;
       ca_[src.state] = src.a;
       cprev_[src.state] = -1;
-      cil_[src.state] = 0;
+      cstr_[src.state] = 0;
       csrc_[src.state] = static_cast<int32_t>(i);
       queue.push(src.state);
     }
@@ -209,16 +237,16 @@ void Determinizer::Closure(const std::vector<Source> &sources, double fwd,
     ++visits_;
     if (frontier_[s]) out->push_back(ClosureElem{s, g, a, PathString(s, sources)});
     for (uint32_t i = eps_first_[s]; i < eps_first_[s + 1]; ++i) {
-      const LatArc &arc = eps_arcs_[i];
+      const LabelArc &arc = eps_arcs_[i];
       const int32_t e = arc.next;
-      const double ng = g + arc.graph, na = a + arc.acoustic;
+      const double ng = g + arc.g, na = a + arc.a;
       if (ng + na + beta_[e] > limit) continue;
       if (cstamp_[e] != stamp_) {
         cstamp_[e] = stamp_;
         cg_[e] = ng;
         ca_[e] = na;
         cprev_[e] = s;
-        cil_[e] = arc.ilabel;
+        cstr_[e] = arc.str;
         queue.push(e);
       } else {
         const double cur = cg_[e] + ca_[e];
@@ -226,7 +254,7 @@ void Determinizer::Closure(const std::vector<Source> &sources, double fwd,
           cg_[e] = ng;
           ca_[e] = na;
           cprev_[e] = s;
-          cil_[e] = arc.ilabel;
+          cstr_[e] = arc.str;
         }
       }
     }
@@ -235,7 +263,7 @@ void Determinizer::Closure(const std::vector<Source> &sources, double fwd,
 
 int32_t Determinizer::StateFor(std::vector<ClosureElem> *elems, double fwd, double *g_out,
                                double *a_out, std::vector<int32_t> *prefix) {
-  std::vector<ClosureElem> &v = *elems;  // sorted by raw state (closure pop order)
+  std::vector<ClosureElem> &v = *elems;  // sorted by input state (closure pop order)
   size_t best = 0;
   for (size_t i = 1; i < v.size(); ++i)
     if (CompareWeights(v[i].g, v[i].a, v[i].str, v[best].g, v[best].a, v[best].str) < 0) best = i;
@@ -292,24 +320,24 @@ void Determinizer::Expand(int32_t sid) {
   const std::vector<Elem> elems = states_[sid].elems;  // states_ grows below
   bool has_final = false;
   double fin_g = 0.0, fin_a = 0.0;
-  int32_t fin_str = 0;
+  std::vector<int32_t> fin_str;
   std::vector<Candidate> cands;
   for (const Elem &e : elems) {
-    if (lat_.IsFinal(e.state)) {
-      const double g = e.g + lat_.final_graph[e.state], a = e.a + lat_.final_acoustic[e.state];
-      if (!has_final ||
-          CompareWeights(g, a, strings_.Get(e.str), fin_g, fin_a, strings_.Get(fin_str)) < 0) {
+    const CompactFinal &f = lat_.finals[e.state];
+    if (f.is_final) {
+      const double g = e.g + f.graph, a = e.a + f.acoustic;
+      std::vector<int32_t> str = Joined(e.str, f.string);
+      if (!has_final || CompareWeights(g, a, str, fin_g, fin_a, fin_str) < 0) {
         has_final = true;
         fin_g = g;
         fin_a = a;
-        fin_str = e.str;
+        fin_str.swap(str);
       }
     }
     for (uint32_t i = word_first_[e.state]; i < word_first_[e.state + 1]; ++i) {
-      const LatArc &arc = word_arcs_[i];
-      if (fwd + e.g + arc.graph + e.a + arc.acoustic + beta_[arc.next] > cutoff_) continue;
-      cands.push_back(Candidate{arc.olabel, arc.next, e.g + arc.graph, e.a + arc.acoustic, e.str,
-                                arc.ilabel});
+      const LabelArc &arc = word_arcs_[i];
+      if (fwd + e.g + arc.g + e.a + arc.a + beta_[arc.next] > cutoff_) continue;
+      cands.push_back(Candidate{arc.label, arc.next, e.g + arc.g, e.a + arc.a, e.str, arc.str});
     }
   }
   if (has_final && fwd + fin_g + fin_a <= cutoff_) {
@@ -317,38 +345,38 @@ void Determinizer::Expand(int32_t sid) {
     f.is_final = true;
     f.graph = fin_g;
     f.acoustic = fin_a;
-    f.string = fin_str;
+    f.string = strings_.Intern(fin_str);
   }
   std::stable_sort(cands.begin(), cands.end(), [](const Candidate &x, const Candidate &y) {
-    return x.word != y.word ? x.word < y.word : x.dest < y.dest;
+    return x.label != y.label ? x.label < y.label : x.dest < y.dest;
   });
   std::vector<Source> sources;
   std::vector<ClosureElem> closure;
   std::vector<int32_t> prefix;
   size_t i = 0;
   while (i < cands.size()) {
-    const int32_t word = cands[i].word;
+    const int32_t label = cands[i].label;
     sources.clear();
-    while (i < cands.size() && cands[i].word == word) {
+    while (i < cands.size() && cands[i].label == label) {
       // the best candidate per destination (the first of equals)
       size_t best = i;
       const int32_t dest = cands[i].dest;
-      for (++i; i < cands.size() && cands[i].word == word && cands[i].dest == dest; ++i) {
+      for (++i; i < cands.size() && cands[i].label == label && cands[i].dest == dest; ++i) {
         const Candidate &c = cands[i], &b = cands[best];
         const double tc = c.g + c.a, tb = b.g + b.a;
         bool better = tc < tb || (tc == tb && c.g < b.g);
-        if (tc == tb && c.g == b.g) better = CompareWeights(c.g, c.a, CandidateString(c), b.g, b.a,
-                                                            CandidateString(b)) < 0;
+        if (tc == tb && c.g == b.g)
+          better = CompareWeights(c.g, c.a, Joined(c.str, c.arc_str), b.g, b.a, Joined(b.str, b.arc_str)) < 0;
         if (better) best = i;
       }
       const Candidate &b = cands[best];
-      sources.push_back(Source{b.dest, b.g, b.a, b.str, b.il});
+      sources.push_back(Source{b.dest, b.g, b.a, b.str, b.arc_str});
     }
     Closure(sources, fwd, &closure);
     if (closure.empty()) continue;
     double g, a;
     const int32_t next = StateFor(&closure, fwd, &g, &a, &prefix);
-    out_->arcs[sid].push_back(CompactArc{word, g, a, strings_.Intern(prefix), next});
+    out_->arcs[sid].push_back(CompactArc{label, g, a, strings_.Intern(prefix), next});
   }
 }
 
@@ -375,24 +403,51 @@ void Determinizer::Run(CompactLattice *out) {
     // the start set's divisor belongs on every path: a new start state carries it
     const int32_t old = out->start, fresh = out->AddState();
     out->start = fresh;
-    for (const CompactArc &arc : out->arcs[old]) {
-      std::vector<int32_t> s = prefix;
-      const std::vector<int32_t> &t = strings_.Get(arc.string);
-      s.insert(s.end(), t.begin(), t.end());
-      out->arcs[fresh].push_back(CompactArc{arc.word, arc.graph + g, arc.acoustic + a, strings_.Intern(s), arc.next});
+    const int32_t p = strings_.Intern(prefix);
+    for (size_t j = 0; j < out->arcs[old].size(); ++j) {
+      const CompactArc arc = out->arcs[old][j];
+      out->arcs[fresh].push_back(
+          CompactArc{arc.word, arc.graph + g, arc.acoustic + a, strings_.Concat(p, arc.string), arc.next});
     }
     const CompactFinal f = out->finals[old];
-    if (f.is_final) {
-      std::vector<int32_t> s = prefix;
-      const std::vector<int32_t> &t = strings_.Get(f.string);
-      s.insert(s.end(), t.begin(), t.end());
-      out->finals[fresh] = CompactFinal{true, f.graph + g, f.acoustic + a, strings_.Intern(s)};
-    }
+    if (f.is_final) out->finals[fresh] = CompactFinal{true, f.graph + g, f.acoustic + a, strings_.Concat(p, f.string)};
   }
 }
 
-// Keeps the arcs of `in` on paths within `beam` of its best path (see header);
-// tightens the beam when more than max_arcs arcs are within it.
+// Kahn's topological order of the states of a raw lattice reachable from its start;
+// false on a cycle.
+bool TopologicalOrder(const RawLattice &lat, std::vector<int32_t> *order) {
+  order->clear();
+  const int32_t n = lat.NumStates();
+  if (lat.start < 0 || lat.start >= n) return true;
+  std::vector<char> reach(n, 0);
+  std::vector<int32_t> indegree(n, 0), stack{lat.start};
+  reach[lat.start] = 1;
+  int32_t num_reached = 1;
+  while (!stack.empty()) {
+    int32_t s = stack.back();
+    stack.pop_back();
+    for (uint32_t j = lat.first[s]; j < lat.first[s + 1]; ++j) {
+      const int32_t d = lat.arcs[j].next;
+      ++indegree[d];
+      if (!reach[d]) {
+        reach[d] = 1;
+        ++num_reached;
+        stack.push_back(d);
+      }
+    }
+  }
+  order->push_back(lat.start);
+  for (size_t h = 0; h < order->size(); ++h) {
+    const int32_t s = (*order)[h];
+    for (uint32_t j = lat.first[s]; j < lat.first[s + 1]; ++j)
+      if (--indegree[lat.arcs[j].next] == 0) order->push_back(lat.arcs[j].next);
+  }
+  return static_cast<int32_t>(order->size()) == num_reached;
+}
+
+// Keeps the arcs of `in` on paths within `beam` of its best path, renumbered
+// topologically; tightens the beam when more than max_arcs arcs are within it.
 bool PruneRaw(const RawLattice &in, double beam, int64_t max_arcs, RawLattice *out, double *beam_used,
               bool *tightened, std::string *err) {
   out->Clear();
@@ -535,40 +590,87 @@ void PruneCompact(const CompactLattice &in, double beam, CompactLattice *out) {
   }
 }
 
-}  // namespace
-
-bool TopologicalOrder(const RawLattice &lat, std::vector<int32_t> *order) {
-  order->clear();
-  const int32_t n = lat.NumStates();
-  if (lat.start < 0 || lat.start >= n) return true;
-  std::vector<char> reach(n, 0);
-  std::vector<int32_t> indegree(n, 0), stack{lat.start};
-  reach[lat.start] = 1;
-  int32_t num_reached = 1;
-  while (!stack.empty()) {
-    int32_t s = stack.back();
-    stack.pop_back();
-    for (uint32_t j = lat.first[s]; j < lat.first[s + 1]; ++j) {
-      const int32_t d = lat.arcs[j].next;
-      ++indegree[d];
-      if (!reach[d]) {
-        reach[d] = 1;
-        ++num_reached;
-        stack.push_back(d);
-      }
+// The pruned raw lattice as a label lattice: one-transition-id strings; the label of
+// an arc is its word, or with a phone table, its (word, phone start) pair numbered
+// after the words (*pair_word maps those labels back to words).
+void RawToLabels(const RawLattice &raw, const std::vector<int32_t> *phone_start, StringTable *strings,
+                 LabelLattice *out, std::vector<int32_t> *pair_word) {
+  const int32_t n = raw.NumStates();
+  out->start = raw.start;
+  out->first.assign(raw.first.begin(), raw.first.end());
+  out->arcs.clear();
+  out->arcs.reserve(raw.arcs.size());
+  out->finals.assign(n, CompactFinal());
+  int32_t max_word = 0;
+  for (const LatArc &arc : raw.arcs) max_word = std::max(max_word, arc.olabel);
+  std::unordered_map<int64_t, int32_t> pair_label;
+  pair_word->assign(max_word + 1, 0);
+  for (int32_t w = 0; w <= max_word; ++w) (*pair_word)[w] = w;
+  std::vector<int32_t> tid_string;
+  for (const LatArc &arc : raw.arcs) {
+    int32_t str = 0;
+    if (arc.ilabel > 0) {
+      if (static_cast<size_t>(arc.ilabel) >= tid_string.size()) tid_string.resize(arc.ilabel + 1, -1);
+      int32_t &cached = tid_string[arc.ilabel];
+      if (cached < 0) cached = strings->Intern(std::vector<int32_t>{arc.ilabel});
+      str = cached;
     }
+    int32_t label = arc.olabel;
+    const int32_t phone = (phone_start != nullptr && arc.ilabel > 0 &&
+                           static_cast<size_t>(arc.ilabel) < phone_start->size())
+                              ? (*phone_start)[arc.ilabel]
+                              : 0;
+    if (phone != 0) {
+      const int64_t key = (static_cast<int64_t>(arc.olabel) << 32) | static_cast<uint32_t>(phone);
+      auto it = pair_label.find(key);
+      if (it == pair_label.end()) {
+        it = pair_label.emplace(key, static_cast<int32_t>(pair_word->size())).first;
+        pair_word->push_back(arc.olabel);
+      }
+      label = it->second;
+    }
+    out->arcs.push_back(LabelArc{label, arc.graph, arc.acoustic, str, arc.next});
   }
-  order->push_back(lat.start);
-  for (size_t h = 0; h < order->size(); ++h) {
-    const int32_t s = (*order)[h];
-    for (uint32_t j = lat.first[s]; j < lat.first[s + 1]; ++j)
-      if (--indegree[lat.arcs[j].next] == 0) order->push_back(lat.arcs[j].next);
-  }
-  return static_cast<int32_t>(order->size()) == num_reached;
+  for (int32_t s = 0; s < n; ++s)
+    if (raw.IsFinal(s)) out->finals[s] = CompactFinal{true, raw.final_graph[s], raw.final_acoustic[s], 0};
 }
 
+// A topologically numbered compact lattice as a label lattice, labels mapped.
+void CompactToLabels(const CompactLattice &in, const std::vector<int32_t> &label_word, LabelLattice *out) {
+  const int32_t n = in.NumStates();
+  out->start = in.start;
+  out->first.assign(n + 1, 0);
+  out->arcs.clear();
+  for (int32_t s = 0; s < n; ++s) {
+    for (const CompactArc &arc : in.arcs[s])
+      out->arcs.push_back(LabelArc{label_word[arc.word], arc.graph, arc.acoustic, arc.string, arc.next});
+    out->first[s + 1] = static_cast<uint32_t>(out->arcs.size());
+  }
+  out->finals = in.finals;
+}
+
+// One determinization pass; false when it grows past max_states.
+bool DeterminizePass(const LabelLattice &in, double beam, const DeterminizeOptions &opts, StringTable *strings,
+                     CompactLattice *out, DeterminizeInfo *info) {
+  CompactLattice det;
+  Determinizer d(in, beam, opts.delta, opts.max_states, strings);
+  try {
+    d.Run(&det);
+  } catch (const TooBig &) {
+    info->det_states += d.NumStates();
+    return false;
+  }
+  info->det_states += d.NumStates();
+  info->closure_visits += d.Visits();
+  PruneCompact(det, beam, out);
+  return true;
+}
+
+}  // namespace
+
 bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &opts,
-                              CompactLattice *out, DeterminizeInfo *info, std::string *err) {
+                              const std::vector<int32_t> *phone_start, CompactLattice *out,
+                              DeterminizeInfo *info, std::string *err) {
   double beam = opts.beam;
   *info = DeterminizeInfo();
   RawLattice pruned;
@@ -583,12 +685,18 @@ bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &op
     info->raw_arcs = static_cast<int32_t>(pruned.arcs.size());
     *out = CompactLattice();
     if (pruned.start < 0) return true;
-    CompactLattice det;
-    Determinizer d(pruned, beam, opts.delta, opts.max_states);
-    try {
-      d.Run(&det);
-    } catch (const TooBig &) {
-      info->det_states = d.NumStates();
+    StringTable strings;
+    LabelLattice labels;
+    std::vector<int32_t> label_word;
+    RawToLabels(pruned, phone_start, &strings, &labels, &label_word);
+    bool ok = DeterminizePass(labels, beam, opts, &strings, out, info);
+    if (ok && phone_start != nullptr) {
+      info->phone_states = out->NumStates();
+      if (out->start < 0) return true;
+      CompactToLabels(*out, label_word, &labels);
+      ok = DeterminizePass(labels, beam, opts, &strings, out, info);
+    }
+    if (!ok) {
       if (beam < 0.5) {
         *err = "determinization exceeds " + std::to_string(opts.max_states) + " states even at beam " +
                std::to_string(beam);
@@ -598,10 +706,7 @@ bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &op
       ++info->retries;
       continue;
     }
-    info->det_states = d.NumStates();
-    info->closure_visits = d.Visits();
-    PruneCompact(det, beam, out);
-    out->strings = d.Strings().Release();
+    out->strings = strings.Release();
     return true;
   }
 }

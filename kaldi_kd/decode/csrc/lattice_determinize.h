@@ -5,23 +5,32 @@
 //
 // 1. the raw lattice is pruned to the arcs on paths within `beam` of its best path
 //    (forward-backward), states renumbered topologically;
-// 2. subset construction on words in the (graph, acoustic, transition-id string)
-//    semiring: a determinized state is a set of raw states that have word arcs or a
-//    final weight, each with a residual weight and string; the word-epsilon closure
-//    of each successor set is computed on the fly (best path to each state, states
-//    taken in topological order, pruned with exact completion costs); each set is
-//    normalised (its best weight and the strings' common prefix move onto the
-//    incoming arc) and hashed with weights quantised by `delta`;
+// 2. subset construction on the arc labels in the (graph, acoustic, transition-id
+//    string) semiring: a determinized state is a set of input states that have
+//    labelled arcs or a final weight, each with a residual weight and string; the
+//    epsilon closure of each successor set is computed on the fly (best path to each
+//    state, states taken in topological order, pruned with exact completion costs);
+//    each set is normalised (its best weight and the strings' common prefix move onto
+//    the incoming arc) and hashed with weights quantised by `delta`;
 // 3. determinized states are expanded best-first by forward cost plus exact
 //    completion cost (A*), so nothing beyond best + beam is ever expanded;
 // 4. the result is pruned with `beam` and renumbered topologically.
 // The output has one path per word sequence within the beam: that sequence's best
 // path, with its alignment and both costs.
+//
+// With a phone table (transition-id -> phone when the transition-id starts a phone,
+// else 0) the determinization runs in two passes, as Kaldi's
+// DeterminizeLatticePhonePruned does: first on words and phone starts (epsilon
+// closures then span one phone, and the lattice shrinks to one path per phone and word
+// sequence), then on words over that lattice, whose arcs carry strings.  The result is
+// the same: the best path of a word sequence is the best of the best paths of its
+// phone sequences.
 #ifndef KALDI_KD_LATTICE_DETERMINIZE_H_
 #define KALDI_KD_LATTICE_DETERMINIZE_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "raw_lattice.h"
 
@@ -30,27 +39,27 @@ namespace kkd {
 struct DeterminizeOptions {
   double beam = 8.0;
   double delta = 1.0 / 1024;
-  int32_t max_states = 200000;  // past it: retry with a 25 % smaller beam
+  int32_t max_states = 200000;    // past it: retry with a 25 % smaller beam
   int64_t max_raw_arcs = 150000;  // past it: the beam is tightened to keep the best arcs
 };
 
 struct DeterminizeInfo {
   double beam_used = 0.0;
   int32_t raw_states = 0, raw_arcs = 0;  // of the pruned raw lattice
-  int32_t det_states = 0;                // determinized states created (before pruning)
-  int64_t closure_visits = 0;            // raw states visited by closures (work measure)
+  int32_t phone_states = 0;              // after the phone pass (two passes only)
+  int32_t det_states = 0;                // determinized states created, all passes
+  int64_t closure_visits = 0;            // states visited by closures (work measure)
   int32_t retries = 0;
   bool beam_tightened = false;
 };
 
-// Returns false with *err when the lattice has a cycle or the determinization
-// stays too big even at a small beam.  An input without a successful path gives an
-// empty output (start -1).
+// `phone_start`: nullptr for one pass on words, else indexed by transition-id.
+// Returns false with *err when the lattice has a cycle or the determinization stays
+// too big even at a small beam.  An input without a successful path gives an empty
+// output (start -1).
 bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &opts,
-                              CompactLattice *out, DeterminizeInfo *info, std::string *err);
-
-// Kahn's topological order of the states reachable from `start`; false on a cycle.
-bool TopologicalOrder(const RawLattice &lat, std::vector<int32_t> *order);
+                              const std::vector<int32_t> *phone_start, CompactLattice *out,
+                              DeterminizeInfo *info, std::string *err);
 
 }  // namespace kkd
 

@@ -211,27 +211,47 @@ done:
   return result;
 }
 
+// A 1-D int32 buffer as a vector (nullptr and no error for None).
+bool Int32Vector(PyObject *obj, const char *what, std::vector<int32_t> *out) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return false;
+  const char *f = view.format ? view.format : "B";
+  if (*f == '<' || *f == '=' || *f == '@') ++f;
+  if (view.ndim != 1 || view.itemsize != 4 || f[0] != 'i' || f[1] != '\0') {
+    PyBuffer_Release(&view);
+    PyErr_Format(PyExc_ValueError, "%s must be a 1-D int32 array", what);
+    return false;
+  }
+  out->assign(static_cast<const int32_t *>(view.buf), static_cast<const int32_t *>(view.buf) + view.shape[0]);
+  PyBuffer_Release(&view);
+  return true;
+}
+
 PyObject *RawLattice_determinize(PyRawLattice *self, PyObject *args, PyObject *kwds) {
   static const char *kwlist[] = {"beam", "delta", "max_states", "max_raw_arcs", "graph_scale",
-                                 "acoustic_scale", nullptr};
+                                 "acoustic_scale", "phone_start", nullptr};
   kkd::DeterminizeOptions opts;
   double graph_scale = 1.0, acoustic_scale = 1.0;
   long long max_raw_arcs = opts.max_raw_arcs;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "d|diLdd", const_cast<char **>(kwlist), &opts.beam,
+  PyObject *phone_obj = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "d|diLddO", const_cast<char **>(kwlist), &opts.beam,
                                    &opts.delta, &opts.max_states, &max_raw_arcs, &graph_scale,
-                                   &acoustic_scale))
+                                   &acoustic_scale, &phone_obj))
     return nullptr;
   opts.max_raw_arcs = max_raw_arcs;
   if (!(opts.delta > 0.0) || opts.max_states <= 0) {
     PyErr_SetString(PyExc_ValueError, "delta and max_states must be positive");
     return nullptr;
   }
+  std::vector<int32_t> phone_start;
+  if (phone_obj != Py_None && !Int32Vector(phone_obj, "phone_start", &phone_start)) return nullptr;
   kkd::CompactLattice clat;
   kkd::DeterminizeInfo info;
   std::string err;
   bool ok;
   Py_BEGIN_ALLOW_THREADS
-  ok = kkd::DeterminizeLatticePruned(*self->lat, opts, &clat, &info, &err);
+  ok = kkd::DeterminizeLatticePruned(*self->lat, opts, phone_obj != Py_None ? &phone_start : nullptr, &clat,
+                                     &info, &err);
   Py_END_ALLOW_THREADS
   if (!ok) {
     PyErr_SetString(PyExc_ValueError, err.c_str());
@@ -239,10 +259,11 @@ PyObject *RawLattice_determinize(PyRawLattice *self, PyObject *args, PyObject *k
   }
   PyObject *lists = CompactToPython(clat, graph_scale, acoustic_scale);
   if (lists == nullptr) return nullptr;
-  PyObject *d = Py_BuildValue("{s:d,s:i,s:i,s:i,s:L,s:i,s:O}", "beam_used", info.beam_used, "raw_states",
-                              info.raw_states, "raw_arcs", info.raw_arcs, "det_states", info.det_states,
-                              "closure_visits", static_cast<long long>(info.closure_visits), "retries",
-                              info.retries, "beam_tightened", info.beam_tightened ? Py_True : Py_False);
+  PyObject *d = Py_BuildValue("{s:d,s:i,s:i,s:i,s:i,s:L,s:i,s:O}", "beam_used", info.beam_used, "raw_states",
+                              info.raw_states, "raw_arcs", info.raw_arcs, "phone_states", info.phone_states,
+                              "det_states", info.det_states, "closure_visits",
+                              static_cast<long long>(info.closure_visits), "retries", info.retries,
+                              "beam_tightened", info.beam_tightened ? Py_True : Py_False);
   if (d == nullptr) {
     Py_DECREF(lists);
     return nullptr;
@@ -266,9 +287,10 @@ PyMethodDef RawLattice_methods[] = {
     {"determinize", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(RawLattice_determinize)),
      METH_VARARGS | METH_KEYWORDS,
      "determinize(beam, delta=1/1024, max_states=200000, max_raw_arcs=150000, graph_scale=1.0, "
-     "acoustic_scale=1.0) -> (start, arcs, finals, info): the word-level lattice with "
-     "arcs[s] = [(word, graph, acoustic, tids, next)], finals = {s: (graph, acoustic, tids)}, "
-     "costs multiplied by the scales on output"},
+     "acoustic_scale=1.0, phone_start=None) -> (start, arcs, finals, info): the word-level lattice "
+     "with arcs[s] = [(word, graph, acoustic, tids, next)], finals = {s: (graph, acoustic, tids)}, "
+     "costs multiplied by the scales on output; phone_start (int32, indexed by transition-id: "
+     "the phone a transition-id starts, else 0) selects the two-pass phone/word determinization"},
     {nullptr, nullptr, 0, nullptr}};
 
 // raw_lattice(start, arcs, finals) from Python lists (any state numbering, acyclic)
@@ -462,9 +484,10 @@ PyObject *Decoder_decode(PyDecoder *self, PyObject *args, PyObject *kwds) {
   if (!have_lattice) lat->lat->Clear();
   const kkd::DecodeStats &st = self->decoder->Stats();
   PyObject *info = Py_BuildValue(
-      "{s:O,s:d,s:L,s:L,s:d}", "reached_final", self->decoder->ReachedFinal() ? Py_True : Py_False,
+      "{s:O,s:d,s:L,s:L,s:L,s:d}", "reached_final", self->decoder->ReachedFinal() ? Py_True : Py_False,
       "final_relative_cost", static_cast<double>(self->decoder->FinalRelativeCost()), "tokens",
       static_cast<long long>(st.tokens_created), "links", static_cast<long long>(st.links_created),
+      "prune_visits", static_cast<long long>(st.prune_visits),
       "active_per_frame", st.frames > 0 ? static_cast<double>(st.active_sum) / st.frames : 0.0);
   if (info == nullptr) {
     Py_DECREF(lat);
