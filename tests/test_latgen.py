@@ -157,3 +157,19 @@ def test_phone_then_word_determinization_gives_the_same_lattice(system):
         for k in ina:
             assert sa[k][0] == pytest.approx(sb[k][0], abs=1e-3)
             assert sa[k][1] == pytest.approx(sb[k][1], abs=1e-2)
+
+
+def test_raw_lattice_does_not_depend_on_the_pruning_schedule(system):
+    """Pruning during the search removes only links the final pruning would remove: the
+    raw lattice is the same whether the decoder prunes every frame or only at the end."""
+    graph = MappedDecoder(system.hclg, system.trans_model).graph
+    table = np.ascontiguousarray(system.trans_model.transition_id_to_pdf_array(), dtype=np.int32)
+    for words, ll in utterances(system, 12, 2, sep=3.0):
+        lats = []
+        for interval in (1, 7, 25, 100000):
+            dec = _latgen.Decoder(graph, table, beam=12.0, lattice_beam=5.0, max_active=300, min_active=20,
+                                  prune_interval=interval)
+            raw, info = dec.decode(np.ascontiguousarray(ll), 0.1)
+            lats.append(raw.to_lists())
+        assert all(lat == lats[0] for lat in lats[1:])
+        assert sum(len(a) for a in lats[0][1]) > 100
