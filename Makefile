@@ -48,7 +48,10 @@ setup-synth: setup
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip 2>/dev/null | grep -v '^WARNING' || true
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION) 2>&1 | grep -v '^WARNING' || true
+	@$(PY) -c "import os, sys, sysconfig; h = os.path.join(sysconfig.get_paths()['include'], 'Python.h'); \
+	  sys.exit(0 if os.path.exists(h) else f'{h} is missing: install the Python headers (Debian: python3-dev)')"
 	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v '^WARNING' || true
+	@$(PY) -c 'import kaldi_kd.decode._latgen' || { echo "the compiled decoder did not build: $(PIP) install -e . shows why"; exit 1; }
 	@$(PY) -m kaldi_kd.cli doctor >/dev/null || { $(PY) -m kaldi_kd.cli doctor; exit 1; }
 	@touch $@
 	@echo "make setup: done ($(VENV); activate with '. $(VENV)/bin/activate')"
