@@ -22,7 +22,9 @@ archive; then, one thread each:
   CPU time of the process (rusage), and again with ``--determinize-lattice=false``
   (raw lattices to /dev/null): its search time; determinization = the difference;
 * ``--parallel-nj N``: wall time of ``steps_py/decode.py --nj N`` (ours) and of N
-  latgen-faster-mapped processes at once (Kaldi), each on 1/N of the utterances.
+  latgen-faster-mapped processes at once (Kaldi), each on 1/N of the utterances;
+* ``--baseline DIR``: the same decode stage run from another checkout (e.g. a worktree
+  of the code before a change), CPU and wall.
 
 Scoring, for both lattice sets: WER (words, no word insertion penalty) at each LMWT
 of 7..17 and the best; the 1-best at LMWT 10 (= 1 / acoustic scale) compared per
@@ -131,12 +133,13 @@ def children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_timed(cmd, env=None, shell=False) -> Tuple[float, float, str]:
-    """(CPU seconds of the children, wall seconds, stderr) of one command; raises on failure."""
+def run_timed(cmd, env=None, shell=False, check=True) -> Tuple[float, float, str]:
+    """(CPU seconds of the children, wall seconds, stderr) of one command; raises on failure
+    when ``check``."""
     c0, t0 = children_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, shell=shell)
     wall, cpu = time.perf_counter() - t0, children_cpu() - c0
-    if proc.returncode != 0:
+    if check and proc.returncode != 0:
         raise RuntimeError(f"{cmd if shell else ' '.join(map(str, cmd))} failed:\n{proc.stderr[-3000:]}")
     return cpu, wall, proc.stderr
 
@@ -174,10 +177,11 @@ def decode_ours(system: System, items, cfg: DecoderConfig, out_gz: Path, out_txt
             "alignments": {u: r.alignment for u, r in results.items()}}
 
 
-def ours_process(system: System, ark: Path, cfg: DecoderConfig, work: Path, nj: int) -> Tuple[float, float]:
-    """(children CPU, wall) of steps_py/decode.py --nj nj on the loglikes split nj ways."""
+def ours_process(system: System, ark: Path, cfg: DecoderConfig, work: Path, nj: int,
+                 checkout: Path = ROOT) -> Tuple[float, float]:
+    """(children CPU, wall) of <checkout>/steps_py/decode.py --nj nj on the loglikes split nj ways."""
     lld = work / f"loglikes_nj{nj}"
-    ddir = work / f"decode_ours_nj{nj}"
+    ddir = work / f"decode_{checkout.name}_nj{nj}"
     if not lld.exists():
         lld.mkdir()
         from kaldi_kd.data.tables import read_table
@@ -186,12 +190,12 @@ def ours_process(system: System, ark: Path, cfg: DecoderConfig, work: Path, nj: 
         for j in range(nj):
             write_ark(lld / f"loglikes.{j + 1}.ark", items[j::nj])
     shutil.rmtree(ddir, ignore_errors=True)
-    cmd = [sys.executable, str(ROOT / "steps_py" / "decode.py"), "--nj", str(nj), "--skip-scoring",
+    cmd = [sys.executable, str(checkout / "steps_py" / "decode.py"), "--nj", str(nj), "--skip-scoring",
            "--beam", str(cfg.beam), "--lattice-beam", str(cfg.lattice_beam),
            "--max-active", str(cfg.max_active), "--min-active", str(cfg.min_active),
            "--acwt", str(cfg.acoustic_scale), "--trans-model", str(system.model),
            str(system.graph_dir), str(system.data_dir), str(lld), str(ddir)]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(checkout), OMP_NUM_THREADS="1")
     cpu, wall, _ = run_timed(cmd, env=env)
     return cpu, wall
 
@@ -220,10 +224,10 @@ def decode_kaldi(kaldi_root: Path, system: System, cfg: DecoderConfig, ark: Path
     cpu, wall, log = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{ark}", f"ark:|gzip -c > {lat}"))
     raw_cpu, raw_wall, raw_log = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{ark}", "ark:/dev/null",
                                                       determinize=False))
-    # graph and model read alone: latgen on zero utterances
+    # graph and model read alone: latgen on zero utterances (it then exits with status 1)
     empty = work / "empty.ark"
     empty.write_bytes(b"")
-    init_cpu, _, _ = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{empty}", "ark:/dev/null"))
+    init_cpu, _, _ = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{empty}", "ark:/dev/null"), check=False)
     txt = subprocess.run(f"{kaldi_bin(kaldi_root, 'lattice-copy')} 'ark:gunzip -c {lat}|' ark,t:-",
                          shell=True, capture_output=True, check=True).stdout.decode()
     lattices = parse_text_lattices(txt)
@@ -328,7 +332,7 @@ def word_sequence_agreement(ours: Dict[str, CompactLattice], theirs: Dict[str, C
 # ------------------------------------------------------------------------- main
 
 def bench_system(system: System, cfg: DecoderConfig, kaldi_root: Optional[Path], max_utts: Optional[int],
-                 parallel_nj: int, work: Path) -> Dict:
+                 parallel_nj: int, work: Path, baseline: Optional[Path] = None) -> Dict:
     items = gather_loglikes(system, max_utts)
     frames = frames_of(items)
     audio = frames * 0.01
@@ -359,6 +363,14 @@ def bench_system(system: System, cfg: DecoderConfig, kaldi_root: Optional[Path],
     if parallel_nj > 1:
         _, wall = ours_process(system, ark, cfg, work, parallel_nj)
         row["ours"][f"wall_nj{parallel_nj}_s"] = wall
+    if baseline is not None:
+        # the same decode stage with another checkout (e.g. the code before a change)
+        cpu, wall = ours_process(system, ark, cfg, work, 1, baseline)
+        row["baseline"] = {"checkout": str(baseline), "process_cpu_s": cpu, "process_wall_s": wall,
+                           "rtf_process_cpu": cpu / audio}
+        if parallel_nj > 1:
+            row["baseline"][f"wall_nj{parallel_nj}_s"] = ours_process(system, ark, cfg, work, parallel_nj, baseline)[1]
+        print(f"baseline {baseline}: process CPU {cpu:.2f} s", flush=True)
     if kaldi_root is None:
         return row
     k = decode_kaldi(kaldi_root, system, cfg, ark, work)
@@ -407,6 +419,11 @@ def plot(rows: List[Dict], path: Path) -> None:
         search.append(0)
         det.append(0)
         other.append(o["rtf_process_cpu"])
+        if "baseline" in r:
+            labels.append("before\n(process)")
+            search.append(0)
+            det.append(0)
+            other.append(r["baseline"]["rtf_process_cpu"])
         if "kaldi" in r:
             k = r["kaldi"]
             labels.append("Kaldi\n(process)")
@@ -438,6 +455,8 @@ def main() -> int:
     p.add_argument("--acwt", type=float, default=0.1)
     p.add_argument("--max-utts", type=int, default=0, help="first N utterances only (0: all)")
     p.add_argument("--parallel-nj", type=int, default=2, help="also time N jobs at once (1: skip)")
+    p.add_argument("--baseline", default="", help="another checkout whose steps_py/decode.py is timed too "
+                   "(e.g. a worktree of the code before a change)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = p.parse_args()
     systems = [parse_system(s) for s in args.system] or default_systems()
@@ -451,7 +470,8 @@ def main() -> int:
     rows = []
     for system in systems:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(bench_system(system, cfg, kaldi_root, args.max_utts or None, args.parallel_nj, Path(tmp)))
+            rows.append(bench_system(system, cfg, kaldi_root, args.max_utts or None, args.parallel_nj, Path(tmp),
+                                     Path(args.baseline).resolve() if args.baseline else None))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"options": {"beam": cfg.beam, "lattice_beam": cfg.lattice_beam, "max_active": cfg.max_active,

@@ -2,7 +2,9 @@
 the search against Kaldi's own LatticeFasterDecoder (kaldi_hmm_gmm wheel) with the same
 beam / max-active / min-active, its raw lattices against the Python determinizer."""
 
+import gzip
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from kaldi_kd.decode.decoder import (
     DecodeError, DecoderConfig, MappedDecoder, decode_best_path_faster, read_graph,
 )
 from kaldi_kd.decode.determinize import determinize_lattice_pruned
-from kaldi_kd.decode.lattice import Lattice, best_path, lattice_word_sequences
+from kaldi_kd.decode.lattice import CompactLattice, Lattice, best_path, lattice_word_sequences
 from kaldi_kd.decode.toy import synthetic_loglikes
 from kaldi_kd.kaldi.wheels import kaldifst
 from decode_fixtures import toy_system
@@ -44,7 +46,7 @@ def test_const_and_vector_graphs_read_alike(system, tmp_path):
         system.hclg.num_arcs(s) for s in range(system.hclg.num_states))
     assert gv.start == gc.start == system.hclg.start
     cfg = DecoderConfig(beam=12, lattice_beam=5)
-    (words, ll), = utterances(system, 1, 1)
+    (words, ll), = utterances(system, 1, 1, sep=4.0)
     a = MappedDecoder(gv, system.trans_model, cfg).decode(ll, "u")
     b = MappedDecoder(gc, system.trans_model, cfg).decode(ll, "u")
     assert a.words == b.words == words and a.alignment == b.alignment
@@ -72,7 +74,7 @@ def test_search_matches_kaldi_lattice_faster_decoder(system, max_active, min_act
     """Same best path, alignment and likelihood as Kaldi's LatticeFasterDecoder with the
     same options; small max-active values bind (at most max_active + 1 tokens expanded,
     Kaldi's rule), so the histogram pruning is the same as Kaldi's."""
-    cfg = DecoderConfig(beam=beam, lattice_beam=5, max_active=max_active, min_active=min_active, retry_beams=())
+    cfg = DecoderConfig(beam=beam, lattice_beam=3, max_active=max_active, min_active=min_active, retry_beams=())
     dec = MappedDecoder(system.hclg, system.trans_model, cfg)
     for words, ll in utterances(system, 7, 6):
         res = dec.decode(ll, "u")
@@ -86,13 +88,16 @@ def test_search_matches_kaldi_lattice_faster_decoder(system, max_active, min_act
 
 
 def test_compiled_determinization_matches_python_on_decoder_lattices(system):
-    cfg = DecoderConfig(beam=13, lattice_beam=6)
+    """One pass on words in C++ and the Python reference build the same lattice: the same
+    paths (in the beam or not) with the same costs."""
+    cfg = DecoderConfig(beam=13, lattice_beam=6, phone_determinize=False)
     dec = MappedDecoder(system.hclg, system.trans_model, cfg)
     for words, ll in utterances(system, 3, 5, size=4, sep=4.0):
         res = dec.decode(ll, "u")
         raw, _, _ = dec.search(dec.check_loglikes(ll))
         start, arcs, finals = raw.to_lists()
         ref = determinize_lattice_pruned(Lattice(arcs, finals, start), cfg.lattice_beam)
+        assert (res.lattice.num_states, res.lattice.num_arcs) == (ref.num_states, ref.num_arcs)
         ours, theirs = lattice_word_sequences(res.lattice), lattice_word_sequences(ref)
         assert set(ours) == set(theirs) and tuple(words) in ours
         for seq, (g, a) in theirs.items():
@@ -102,16 +107,15 @@ def test_compiled_determinization_matches_python_on_decoder_lattices(system):
 
 
 def test_no_final_state_gives_partial_lattice_or_error(system):
-    (words, ll), = utterances(system, 5, 1, noise=3.0)
-    # a lexicon word cut in half: the last frames cannot end in a final state
-    ll = ll[: ll.shape[0] - 4]
-    cfg = DecoderConfig(beam=6, lattice_beam=3, retry_beams=())
+    (words, ll), = utterances(system, 5, 1, sep=3.0)
+    ll = ll[:4]  # every toy word takes at least 6 frames: no final state is reachable
+    cfg = DecoderConfig(beam=10, lattice_beam=3, retry_beams=(2.0,))
     res = MappedDecoder(system.hclg, system.trans_model, cfg).decode(ll, "u")
-    if res.partial:
-        assert len(res.alignment) == ll.shape[0]
-        strict = DecoderConfig(beam=6, lattice_beam=3, retry_beams=(), allow_partial=False)
-        with pytest.raises(DecodeError, match="'u'.*no final state"):
-            MappedDecoder(system.hclg, system.trans_model, strict).decode(ll, "u")
+    assert res.partial and res.beam_used == 20.0  # the wider beam was tried too
+    assert len(res.alignment) == 4
+    strict = DecoderConfig(beam=10, lattice_beam=3, retry_beams=(), allow_partial=False)
+    with pytest.raises(DecodeError, match="'u'.*no final state"):
+        MappedDecoder(system.hclg, system.trans_model, strict).decode(ll, "u")
 
 
 def test_transition_ids_outside_the_model_are_reported(system):
@@ -173,3 +177,52 @@ def test_raw_lattice_does_not_depend_on_the_pruning_schedule(system):
             lats.append(raw.to_lists())
         assert all(lat == lats[0] for lat in lats[1:])
         assert sum(len(a) for a in lats[0][1]) > 100
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "det"
+
+
+def read_kaldi_raw_text(path: Path, acoustic_scale: float) -> Lattice:
+    """A state-level lattice in Kaldi's text form (``src dst ilabel olabel graph,acoustic`` /
+    ``state [graph,acoustic]``), acoustic costs multiplied by ``acoustic_scale``."""
+    rows = [line.split() for line in gzip.decompress(path.read_bytes()).decode().splitlines()[1:] if line.strip()]
+    lat = Lattice(arcs=[[] for _ in range(1 + max(int(r[0]) for r in rows)
+                                          + max(int(r[1]) if len(r) >= 4 else 0 for r in rows))])
+    lat.start = int(rows[0][0])
+    for r in rows:
+        g, a = map(float, r[-1].split(",")) if "," in r[-1] else (0.0, 0.0)
+        if len(r) >= 4:
+            lat.arcs[int(r[0])].append((int(r[2]), int(r[3]), g, a * acoustic_scale, int(r[1])))
+        else:
+            lat.finals[int(r[0])] = (g, a * acoustic_scale)
+    return lat
+
+
+def test_determinization_gives_kaldis_lattice():
+    """On a raw lattice written by Kaldi's latgen-faster-mapped, the compiled two-pass
+    determinization gives the lattice Kaldi's lattice-determinize-phone-pruned gave:
+    the same numbers of states and arcs and the same paths, every word sequence of it
+    (in the beam or not) with the same costs; one pass on words keeps the same word
+    sequences within the beam."""
+    from kaldi_kd.decode.lattice_io import compact_lattice_from_text
+
+    raw = read_kaldi_raw_text(GOLDEN / "raw.txt.gz", 0.1)
+    lines = (GOLDEN / "det_phone.txt").read_text().splitlines()
+    kaldi = compact_lattice_from_text([ln for ln in lines[1:] if ln.strip()])
+    phone_start = np.loadtxt(GOLDEN / "phone_start.txt", dtype=np.int32)
+    start, arcs, finals, info = _latgen.raw_lattice(raw.start, raw.arcs, raw.finals).determinize(
+        4.0, acoustic_scale=10.0, phone_start=phone_start)
+    ours = CompactLattice(arcs=arcs, finals=finals, start=start)
+    assert info["phone_states"] > 0
+    assert (ours.num_states, ours.num_arcs) == (kaldi.num_states, kaldi.num_arcs)
+    a, b = lattice_word_sequences(ours), lattice_word_sequences(kaldi)
+    assert set(a) == set(b) and len(a) > 20
+    for seq, (g, ac) in b.items():
+        assert a[seq][0] == pytest.approx(g, abs=2e-3) and a[seq][1] == pytest.approx(ac, abs=2e-2)
+    kb, ob = best_path(kaldi, acoustic_scale=0.1), best_path(ours, acoustic_scale=0.1)
+    assert ob.words == kb.words and ob.alignment == kb.alignment
+    start, arcs, finals, _ = _latgen.raw_lattice(raw.start, raw.arcs, raw.finals).determinize(4.0, acoustic_scale=10.0)
+    one = CompactLattice(arcs=arcs, finals=finals, start=start)
+    best = min(g + 0.1 * ac for g, ac in b.values())
+    in_beam = {s for s, (g, ac) in b.items() if g + 0.1 * ac <= best + 4 - 1e-3}
+    assert in_beam == {s for s, (g, ac) in lattice_word_sequences(one).items() if g + 0.1 * ac <= best + 4 - 1e-3}

@@ -66,9 +66,10 @@ class DecoderConfig:
         beam_delta: added to the adaptive beam when max/min-active binds (Kaldi's
             ``--beam-delta``).
         determinize: determinize on words (False: keep the raw lattice, converted).
-        phone_determinize: determinize on phones and words first, then on words (what
-            Kaldi's ``--phone-determinize`` does): the same word lattice; off by default, as
-            one pass on words was faster on every graph measured (bench/decode_vs_kaldi.py).
+        phone_determinize: determinize on phones and words first, then on words (Kaldi's
+            ``--phone-determinize``, its default): the same word sequences and costs as one
+            pass on words, and the same lattice states as latgen-faster-mapped (hence the
+            same out-of-beam paths, e.g. for lattice-oracle).
         det_max_raw_arcs: raw-lattice size bound for determinization (the lattice
             beam is tightened past it, see determinize_lattice_pruned); a guard against
             pathological lattices (Kaldi's is ``--max-mem``), far above the raw lattices
@@ -85,7 +86,7 @@ class DecoderConfig:
     prune_interval: int = 25
     beam_delta: float = 0.5
     determinize: bool = True
-    phone_determinize: bool = False
+    phone_determinize: bool = True
     det_max_raw_arcs: int = 2000000
 
     def to_dict(self) -> dict:

@@ -14,6 +14,109 @@ namespace kkd {
 
 namespace {
 
+// Transition-id strings as a trie: a string is a node, its parent the string one label
+// shorter.  Appending a label is one hash lookup, equal strings have equal ids, and no
+// string is ever copied while determinizing.  Node 0 is the empty string.
+class StringTrie {
+ public:
+  StringTrie() : parent_{-1}, label_{0}, depth_{0} {}
+
+  int32_t Append(int32_t str, int32_t label) {
+    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(str)) << 32) | static_cast<uint32_t>(label);
+    size_t mask = table_.size() - 1, i = Hash(key) & mask;
+    while (table_[i].first != kEmpty) {
+      if (table_[i].first == key) return table_[i].second;
+      i = (i + 1) & mask;
+    }
+    const int32_t id = static_cast<int32_t>(parent_.size());
+    parent_.push_back(str);
+    label_.push_back(label);
+    depth_.push_back(depth_[str] + 1);
+    table_[i] = {key, id};
+    if (2 * parent_.size() > table_.size()) Grow();
+    return id;
+  }
+  int32_t Depth(int32_t str) const { return depth_[str]; }
+  // The prefix of `str` of length `depth`.
+  int32_t Ancestor(int32_t str, int32_t depth) const {
+    while (depth_[str] > depth) str = parent_[str];
+    return str;
+  }
+  // The longest common prefix of a and b.
+  int32_t CommonPrefix(int32_t a, int32_t b) const {
+    if (depth_[a] > depth_[b]) a = Ancestor(a, depth_[b]);
+    if (depth_[b] > depth_[a]) b = Ancestor(b, depth_[a]);
+    while (a != b) {
+      a = parent_[a];
+      b = parent_[b];
+    }
+    return a;
+  }
+  // `str` without its first `k` labels.
+  int32_t RemovePrefix(int32_t str, int32_t k) {
+    if (k == 0) return str;
+    std::vector<int32_t> &tail = scratch_;
+    tail.clear();
+    for (int32_t s = str; depth_[s] > k; s = parent_[s]) tail.push_back(label_[s]);
+    int32_t out = 0;
+    for (auto it = tail.rbegin(); it != tail.rend(); ++it) out = Append(out, *it);
+    return out;
+  }
+  int32_t Concat(int32_t a, int32_t b) {
+    if (b == 0) return a;
+    std::vector<int32_t> labels = Labels(b);
+    for (int32_t l : labels) a = Append(a, l);
+    return a;
+  }
+  std::vector<int32_t> Labels(int32_t str) const {
+    std::vector<int32_t> out(depth_[str]);
+    for (int32_t s = str, i = depth_[str] - 1; s != 0; s = parent_[s], --i) out[i] = label_[s];
+    return out;
+  }
+  // Kaldi's string order for equal weights: the shorter first, then lexicographic.
+  // Negative: a before b.
+  int Compare(int32_t a, int32_t b) const {
+    if (a == b) return 0;
+    if (depth_[a] != depth_[b]) return depth_[a] < depth_[b] ? -1 : 1;
+    const std::vector<int32_t> la = Labels(a), lb = Labels(b);
+    return la < lb ? -1 : 1;
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~0ULL;
+  static size_t Hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return static_cast<size_t>(k);
+  }
+  void Grow() {
+    std::vector<std::pair<uint64_t, int32_t>> old;
+    old.swap(table_);
+    table_.assign(old.size() * 2, {kEmpty, 0});
+    const size_t mask = table_.size() - 1;
+    for (const auto &e : old) {
+      if (e.first == kEmpty) continue;
+      size_t i = Hash(e.first) & mask;
+      while (table_[i].first != kEmpty) i = (i + 1) & mask;
+      table_[i] = e;
+    }
+  }
+
+  std::vector<int32_t> parent_, label_, depth_;
+  std::vector<std::pair<uint64_t, int32_t>> table_{std::vector<std::pair<uint64_t, int32_t>>(1 << 10, {kEmpty, 0})};
+  std::vector<int32_t> scratch_;
+};
+
+// Kaldi's order on (graph, acoustic, string) weights: lower total cost first, then
+// lower graph cost, then the string order.  Negative: a better than b.
+int CompareWeights(double ga, double aa, int32_t sa, double gb, double ab, int32_t sb, const StringTrie &t) {
+  const double ta = ga + aa, tb = gb + ab;
+  if (ta != tb) return ta < tb ? -1 : 1;
+  if (ga != gb) return ga < gb ? -1 : 1;
+  return t.Compare(sa, sb);
+}
+
 template <class T>
 struct VectorHash {
   size_t operator()(const std::vector<T> &v) const {
@@ -26,54 +129,13 @@ struct VectorHash {
   }
 };
 
-// Transition-id strings by id (id 0 is the empty string).
-class StringTable {
- public:
-  StringTable() { Intern(std::vector<int32_t>()); }
-  int32_t Intern(const std::vector<int32_t> &s) {
-    auto it = ids_.find(s);
-    if (it != ids_.end()) return it->second;
-    int32_t id = static_cast<int32_t>(strings_.size());
-    strings_.push_back(s);
-    ids_.emplace(s, id);
-    return id;
-  }
-  const std::vector<int32_t> &Get(int32_t id) const { return strings_[id]; }
-  // a + b, interned
-  int32_t Concat(int32_t a, int32_t b) {
-    if (b == 0) return a;
-    if (a == 0) return b;
-    std::vector<int32_t> s = strings_[a];
-    s.insert(s.end(), strings_[b].begin(), strings_[b].end());
-    return Intern(s);
-  }
-  std::vector<std::vector<int32_t>> Release() { return std::move(strings_); }
-
- private:
-  std::vector<std::vector<int32_t>> strings_;
-  std::unordered_map<std::vector<int32_t>, int32_t, VectorHash<int32_t>> ids_;
-};
-
-// Kaldi's order on (graph, acoustic, string) weights: lower total cost first, then
-// lower graph cost, then the shorter string, then the lexicographically smaller.
-// Negative: a better than b; 0: equal.
-int CompareWeights(double ga, double aa, const std::vector<int32_t> &sa, double gb, double ab,
-                   const std::vector<int32_t> &sb) {
-  const double ta = ga + aa, tb = gb + ab;
-  if (ta != tb) return ta < tb ? -1 : 1;
-  if (ga != gb) return ga < gb ? -1 : 1;
-  if (sa.size() != sb.size()) return sa.size() < sb.size() ? -1 : 1;
-  for (size_t i = 0; i < sa.size(); ++i)
-    if (sa[i] != sb[i]) return sa[i] < sb[i] ? -1 : 1;
-  return 0;
-}
-
-// An acyclic lattice with labels and (graph, acoustic, string) weights on arcs and
-// finals; states numbered topologically (every arc goes to a higher state), start 0.
+// An acyclic lattice with labels, (graph, acoustic) weights and at most one
+// transition-id per arc; states numbered topologically (every arc goes to a higher
+// state).  Final weights carry no string.
 struct LabelArc {
   int32_t label;  // 0: epsilon
   double g, a;
-  int32_t str;
+  int32_t tid;  // 0: none
   int32_t next;
 };
 
@@ -85,29 +147,17 @@ struct LabelLattice {
   int32_t NumStates() const { return static_cast<int32_t>(finals.size()); }
 };
 
-struct Elem {  // an input state of a determinized state, with its residual weight
+struct Elem {  // an input state of a determinized state, with its residual weight and string
   int32_t state;
   double g, a;
   int32_t str;
-};
-
-struct ClosureElem {  // the same before normalisation (string not interned)
-  int32_t state;
-  double g, a;
-  std::vector<int32_t> str;
-};
-
-struct Source {  // a closure source: labelled-arc destination, residual str + arc_str
-  int32_t state;
-  double g, a;
-  int32_t str, arc_str;
 };
 
 struct TooBig {};
 
 class Determinizer {
  public:
-  Determinizer(const LabelLattice &lat, double beam, double delta, int32_t max_states, StringTable *strings);
+  Determinizer(const LabelLattice &lat, double beam, double delta, int32_t max_states, StringTrie *strings);
   void Run(CompactLattice *out);  // throws TooBig
   int64_t Visits() const { return visits_; }
   int32_t NumStates() const { return static_cast<int32_t>(states_.size()); }
@@ -121,27 +171,22 @@ class Determinizer {
   struct Candidate {
     int32_t label, dest;
     double g, a;
-    int32_t str, arc_str;
+    int32_t str, tid;  // residual string, then tid
   };
 
-  void Closure(const std::vector<Source> &sources, double fwd, std::vector<ClosureElem> *out);
-  std::vector<int32_t> PathString(int32_t s, const std::vector<Source> &sources) const;
+  // The frontier elements reached from `sources` over epsilon arcs (best path to each,
+  // ties to the lower graph cost, then the first found), in increasing state order.
+  void Closure(const std::vector<Elem> &sources, std::vector<Elem> *out);
+  int32_t PathString(int32_t s);
   // Normalises `elems` reached with forward cost `fwd`; returns the state and sets
   // the divisor (*g, *a, *prefix).
-  int32_t StateFor(std::vector<ClosureElem> *elems, double fwd, double *g, double *a,
-                   std::vector<int32_t> *prefix);
+  int32_t StateFor(std::vector<Elem> *elems, double fwd, double *g, double *a, int32_t *prefix);
   void Expand(int32_t sid);
-  std::vector<int32_t> Joined(int32_t a, int32_t b) const {
-    std::vector<int32_t> s = strings_.Get(a);
-    const std::vector<int32_t> &t = strings_.Get(b);
-    s.insert(s.end(), t.begin(), t.end());
-    return s;
-  }
 
   const LabelLattice &lat_;
   const double delta_;
   const int32_t max_states_;
-  StringTable &strings_;
+  StringTrie &strings_;
   std::vector<uint32_t> word_first_, eps_first_;
   std::vector<LabelArc> word_arcs_, eps_arcs_;
   std::vector<char> frontier_;
@@ -155,13 +200,13 @@ class Determinizer {
   CompactLattice *out_ = nullptr;
   // closure scratch, indexed by input state
   std::vector<double> cg_, ca_;
-  std::vector<int32_t> cprev_, cstr_, csrc_, cstamp_;
+  std::vector<int32_t> cprev_, ctid_, cstr_, cstr_stamp_, cstamp_, path_scratch_;
   int32_t stamp_ = 0;
   int64_t visits_ = 0;
 };
 
 Determinizer::Determinizer(const LabelLattice &lat, double beam, double delta, int32_t max_states,
-                           StringTable *strings)
+                           StringTrie *strings)
     : lat_(lat), delta_(delta), max_states_(max_states), strings_(*strings) {
   const int32_t n = lat.NumStates();
   word_first_.assign(n + 1, 0);
@@ -190,120 +235,106 @@ Determinizer::Determinizer(const LabelLattice &lat, double beam, double delta, i
   cg_.assign(n, 0.0);
   ca_.assign(n, 0.0);
   cprev_.assign(n, -1);
+  ctid_.assign(n, 0);
   cstr_.assign(n, 0);
-  csrc_.assign(n, -1);
+  cstr_stamp_.assign(n, 0);
   cstamp_.assign(n, 0);
 }
 
-std::vector<int32_t> Determinizer::PathString(int32_t s, const std::vector<Source> &sources) const {
-  std::vector<int32_t> arc_strings;  // backwards
-  while (cprev_[s] >= 0) {
-    if (cstr_[s] != 0) arc_strings.push_back(cstr_[s]);
+int32_t Determinizer::PathString(int32_t s) {
+  // strings are made only for the states on best paths to frontier states, each once
+  std::vector<int32_t> &path = path_scratch_;
+  path.clear();
+  while (cstr_stamp_[s] != stamp_) {
+    path.push_back(s);
     s = cprev_[s];
   }
-  const Source &src = sources[csrc_[s]];
-  std::vector<int32_t> str = Joined(src.str, src.arc_str);
-  for (auto it = arc_strings.rbegin(); it != arc_strings.rend(); ++it) {
-    const std::vector<int32_t> &t = strings_.Get(*it);
-    str.insert(str.end(), t.begin(), t.end());
+  int32_t str = cstr_[s];
+  for (auto it = path.rbegin(); it != path.rend(); ++it) {
+    if (ctid_[*it] != 0) str = strings_.Append(str, ctid_[*it]);
+    cstr_[*it] = str;
+    cstr_stamp_[*it] = stamp_;
   }
   return str;
 }
 
-void Determinizer::Closure(const std::vector<Source> &sources, double fwd,
-                           std::vector<ClosureElem> *out) {
+void Determinizer::Closure(const std::vector<Elem> &sources, std::vector<Elem> *out) {
+  // Not pruned (the input is): the subset of a set of sources is then the same whichever
+  // determinized state they are reached from, so such states merge, as in Kaldi's.
   out->clear();
-  const double limit = cutoff_ - fwd;
   ++stamp_;
   std::priority_queue<int32_t, std::vector<int32_t>, std::greater<int32_t>> queue;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    const Source &src = sources[i];
+  for (const Elem &src : sources) {
     if (cstamp_[src.state] == stamp_) continue;
-    if (src.g + src.a + beta_[src.state] <= limit) {
-      cstamp_[src.state] = stamp_;
-      cg_[src.state] = src.g;
-      ca_[src.state] = src.a;
-      cprev_[src.state] = -1;
-      cstr_[src.state] = 0;
-      csrc_[src.state] = static_cast<int32_t>(i);
-      queue.push(src.state);
-    }
+    cstamp_[src.state] = stamp_;
+    cg_[src.state] = src.g;
+    ca_[src.state] = src.a;
+    cstr_[src.state] = src.str;
+    cstr_stamp_[src.state] = stamp_;
+    queue.push(src.state);
   }
-  // states are numbered topologically: popping the smallest keeps a topological order
+  // states are numbered topologically: popping the smallest keeps a topological order,
+  // and a popped state's best path is final
   while (!queue.empty()) {
     const int32_t s = queue.top();
     queue.pop();
     const double g = cg_[s], a = ca_[s];
     ++visits_;
-    if (frontier_[s]) out->push_back(ClosureElem{s, g, a, PathString(s, sources)});
+    if (frontier_[s]) out->push_back(Elem{s, g, a, PathString(s)});
     for (uint32_t i = eps_first_[s]; i < eps_first_[s + 1]; ++i) {
       const LabelArc &arc = eps_arcs_[i];
       const int32_t e = arc.next;
       const double ng = g + arc.g, na = a + arc.a;
-      if (ng + na + beta_[e] > limit) continue;
       if (cstamp_[e] != stamp_) {
         cstamp_[e] = stamp_;
-        cg_[e] = ng;
-        ca_[e] = na;
-        cprev_[e] = s;
-        cstr_[e] = arc.str;
         queue.push(e);
       } else {
         const double cur = cg_[e] + ca_[e];
-        if (ng + na < cur || (ng + na == cur && ng < cg_[e])) {
-          cg_[e] = ng;
-          ca_[e] = na;
-          cprev_[e] = s;
-          cstr_[e] = arc.str;
-        }
+        if (!(ng + na < cur || (ng + na == cur && ng < cg_[e]))) continue;
       }
+      cg_[e] = ng;
+      ca_[e] = na;
+      cprev_[e] = s;
+      ctid_[e] = arc.tid;
+      cstr_stamp_[e] = 0;  // its string follows from the best path when needed
     }
   }
 }
 
-int32_t Determinizer::StateFor(std::vector<ClosureElem> *elems, double fwd, double *g_out,
-                               double *a_out, std::vector<int32_t> *prefix) {
-  std::vector<ClosureElem> &v = *elems;  // sorted by input state (closure pop order)
+int32_t Determinizer::StateFor(std::vector<Elem> *elems, double fwd, double *g_out, double *a_out,
+                               int32_t *prefix_out) {
+  std::vector<Elem> &v = *elems;  // sorted by input state (closure pop order)
   size_t best = 0;
-  for (size_t i = 1; i < v.size(); ++i)
-    if (CompareWeights(v[i].g, v[i].a, v[i].str, v[best].g, v[best].a, v[best].str) < 0) best = i;
-  const double gb = v[best].g, ab = v[best].a;
-  size_t k = v[0].str.size();
-  for (size_t i = 1; i < v.size() && k > 0; ++i) {
-    const std::vector<int32_t> &t = v[i].str;
-    size_t m = std::min(k, t.size()), j = 0;
-    while (j < m && t[j] == v[0].str[j]) ++j;
-    k = j;
+  int32_t prefix = v[0].str;
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (CompareWeights(v[i].g, v[i].a, v[i].str, v[best].g, v[best].a, v[best].str, strings_) < 0) best = i;
+    if (prefix != 0) prefix = strings_.CommonPrefix(prefix, v[i].str);
   }
-  prefix->assign(v[0].str.begin(), v[0].str.begin() + k);
-  std::vector<Elem> norm;
-  norm.reserve(v.size());
+  const double gb = v[best].g, ab = v[best].a;
+  const int32_t k = strings_.Depth(prefix);
   std::vector<int64_t> key;
   key.reserve(4 * v.size());
   double h = kInf;
-  for (ClosureElem &e : v) {
-    int32_t sid = 0;
-    if (e.str.size() > k) {
-      if (k > 0) e.str.erase(e.str.begin(), e.str.begin() + k);
-      sid = strings_.Intern(e.str);
-    }
-    const double g = e.g - gb, a = e.a - ab;
-    norm.push_back(Elem{e.state, g, a, sid});
+  for (Elem &e : v) {
+    e.g -= gb;
+    e.a -= ab;
+    e.str = strings_.RemovePrefix(e.str, k);
     key.push_back(e.state);
-    key.push_back(static_cast<int64_t>(std::nearbyint(g / delta_)));
-    key.push_back(static_cast<int64_t>(std::nearbyint(a / delta_)));
-    key.push_back(sid);
-    h = std::min(h, g + a + beta_[e.state]);
+    key.push_back(static_cast<int64_t>(std::nearbyint(e.g / delta_)));
+    key.push_back(static_cast<int64_t>(std::nearbyint(e.a / delta_)));
+    key.push_back(e.str);
+    h = std::min(h, e.g + e.a + beta_[e.state]);
   }
   *g_out = gb;
   *a_out = ab;
+  *prefix_out = prefix;
   fwd = fwd + gb + ab;
   auto it = ids_.find(key);
   if (it == ids_.end()) {
     const int32_t id = out_->AddState();
     if (id >= max_states_) throw TooBig();
     ids_.emplace(std::move(key), id);
-    states_.push_back(DetState{std::move(norm), fwd, h, false});
+    states_.push_back(DetState{v, fwd, h, false});
     heap_.emplace(fwd + h, id);
     return id;
   }
@@ -320,43 +351,36 @@ void Determinizer::Expand(int32_t sid) {
   const std::vector<Elem> elems = states_[sid].elems;  // states_ grows below
   bool has_final = false;
   double fin_g = 0.0, fin_a = 0.0;
-  std::vector<int32_t> fin_str;
+  int32_t fin_str = 0;
   std::vector<Candidate> cands;
   for (const Elem &e : elems) {
     const CompactFinal &f = lat_.finals[e.state];
     if (f.is_final) {
       const double g = e.g + f.graph, a = e.a + f.acoustic;
-      std::vector<int32_t> str = Joined(e.str, f.string);
-      if (!has_final || CompareWeights(g, a, str, fin_g, fin_a, fin_str) < 0) {
+      if (!has_final || CompareWeights(g, a, e.str, fin_g, fin_a, fin_str, strings_) < 0) {
         has_final = true;
         fin_g = g;
         fin_a = a;
-        fin_str.swap(str);
+        fin_str = e.str;
       }
     }
     for (uint32_t i = word_first_[e.state]; i < word_first_[e.state + 1]; ++i) {
       const LabelArc &arc = word_arcs_[i];
-      if (fwd + e.g + arc.g + e.a + arc.a + beta_[arc.next] > cutoff_) continue;
-      cands.push_back(Candidate{arc.label, arc.next, e.g + arc.g, e.a + arc.a, e.str, arc.str});
+      cands.push_back(Candidate{arc.label, arc.next, e.g + arc.g, e.a + arc.a, e.str, arc.tid});
     }
   }
-  if (has_final && fwd + fin_g + fin_a <= cutoff_) {
-    CompactFinal &f = out_->finals[sid];
-    f.is_final = true;
-    f.graph = fin_g;
-    f.acoustic = fin_a;
-    f.string = strings_.Intern(fin_str);
-  }
+  if (has_final && fwd + fin_g + fin_a <= cutoff_) out_->finals[sid] = CompactFinal{true, fin_g, fin_a, fin_str};
   std::stable_sort(cands.begin(), cands.end(), [](const Candidate &x, const Candidate &y) {
     return x.label != y.label ? x.label < y.label : x.dest < y.dest;
   });
-  std::vector<Source> sources;
-  std::vector<ClosureElem> closure;
-  std::vector<int32_t> prefix;
+  auto cand_string = [&](const Candidate &c) { return c.tid != 0 ? strings_.Append(c.str, c.tid) : c.str; };
+  std::vector<Elem> sources, closure;
   size_t i = 0;
   while (i < cands.size()) {
+    // all arcs with this label, whose best path must be within the beam (Kaldi's task)
     const int32_t label = cands[i].label;
     sources.clear();
+    double group_best = kInf;
     while (i < cands.size() && cands[i].label == label) {
       // the best candidate per destination (the first of equals)
       size_t best = i;
@@ -365,29 +389,37 @@ void Determinizer::Expand(int32_t sid) {
         const Candidate &c = cands[i], &b = cands[best];
         const double tc = c.g + c.a, tb = b.g + b.a;
         bool better = tc < tb || (tc == tb && c.g < b.g);
-        if (tc == tb && c.g == b.g)
-          better = CompareWeights(c.g, c.a, Joined(c.str, c.arc_str), b.g, b.a, Joined(b.str, b.arc_str)) < 0;
+        if (tc == tb && c.g == b.g) better = strings_.Compare(cand_string(c), cand_string(b)) < 0;
         if (better) best = i;
       }
       const Candidate &b = cands[best];
-      sources.push_back(Source{b.dest, b.g, b.a, b.str, b.arc_str});
+      sources.push_back(Elem{b.dest, b.g, b.a, cand_string(b)});
+      group_best = std::min(group_best, b.g + b.a + beta_[b.dest]);
     }
-    Closure(sources, fwd, &closure);
+    if (fwd + group_best > cutoff_) continue;
+    // the sources' common prefix goes on the arc before the closure (as Kaldi normalises
+    // a task's subset first): fewer strings to shorten afterwards
+    int32_t head = sources[0].str;
+    for (size_t k = 1; k < sources.size() && head != 0; ++k) head = strings_.CommonPrefix(head, sources[k].str);
+    if (head != 0)
+      for (Elem &src : sources) src.str = strings_.RemovePrefix(src.str, strings_.Depth(head));
+    Closure(sources, &closure);
     if (closure.empty()) continue;
     double g, a;
+    int32_t prefix;
     const int32_t next = StateFor(&closure, fwd, &g, &a, &prefix);
-    out_->arcs[sid].push_back(CompactArc{label, g, a, strings_.Intern(prefix), next});
+    out_->arcs[sid].push_back(CompactArc{label, g, a, strings_.Concat(head, prefix), next});
   }
 }
 
 void Determinizer::Run(CompactLattice *out) {
   out_ = out;
-  std::vector<Source> start_sources{Source{lat_.start, 0.0, 0.0, 0, 0}};
-  std::vector<ClosureElem> start_elems;
-  Closure(start_sources, 0.0, &start_elems);
+  std::vector<Elem> start_sources{Elem{lat_.start, 0.0, 0.0, 0}};
+  std::vector<Elem> start_elems;
+  Closure(start_sources, &start_elems);
   if (start_elems.empty()) return;
   double g, a;
-  std::vector<int32_t> prefix;
+  int32_t prefix;
   const int32_t start = StateFor(&start_elems, 0.0, &g, &a, &prefix);
   out->start = start;
   while (!heap_.empty()) {
@@ -399,18 +431,18 @@ void Determinizer::Run(CompactLattice *out) {
     st.done = true;
     Expand(top.second);
   }
-  if (g != 0.0 || a != 0.0 || !prefix.empty()) {
+  if (g != 0.0 || a != 0.0 || prefix != 0) {
     // the start set's divisor belongs on every path: a new start state carries it
     const int32_t old = out->start, fresh = out->AddState();
     out->start = fresh;
-    const int32_t p = strings_.Intern(prefix);
     for (size_t j = 0; j < out->arcs[old].size(); ++j) {
       const CompactArc arc = out->arcs[old][j];
       out->arcs[fresh].push_back(
-          CompactArc{arc.word, arc.graph + g, arc.acoustic + a, strings_.Concat(p, arc.string), arc.next});
+          CompactArc{arc.word, arc.graph + g, arc.acoustic + a, strings_.Concat(prefix, arc.string), arc.next});
     }
     const CompactFinal f = out->finals[old];
-    if (f.is_final) out->finals[fresh] = CompactFinal{true, f.graph + g, f.acoustic + a, strings_.Concat(p, f.string)};
+    if (f.is_final)
+      out->finals[fresh] = CompactFinal{true, f.graph + g, f.acoustic + a, strings_.Concat(prefix, f.string)};
   }
 }
 
@@ -590,67 +622,120 @@ void PruneCompact(const CompactLattice &in, double beam, CompactLattice *out) {
   }
 }
 
-// The pruned raw lattice as a label lattice: one-transition-id strings; the label of
-// an arc is its word, or with a phone table, its (word, phone start) pair numbered
-// after the words (*pair_word maps those labels back to words).
-void RawToLabels(const RawLattice &raw, const std::vector<int32_t> *phone_start, StringTable *strings,
-                 LabelLattice *out, std::vector<int32_t> *pair_word) {
+// The pruned raw lattice as a label lattice on words.  With a phone table the phone
+// marks are added as Kaldi's DeterminizeLatticePhonePruned adds them: an arc whose
+// transition-id starts a phone (not from the start state) gets the label
+// first_phone + phone, or, when it has a word, is followed by an extra arc with that
+// label; the extra state is numbered right after its source, so the numbering stays
+// topological.
+void RawToLabels(const RawLattice &raw, const std::vector<int32_t> *phone_start, int32_t first_phone,
+                 LabelLattice *out) {
   const int32_t n = raw.NumStates();
-  out->start = raw.start;
-  out->first.assign(raw.first.begin(), raw.first.end());
-  out->arcs.clear();
-  out->arcs.reserve(raw.arcs.size());
-  out->finals.assign(n, CompactFinal());
-  int32_t max_word = 0;
-  for (const LatArc &arc : raw.arcs) max_word = std::max(max_word, arc.olabel);
-  std::unordered_map<int64_t, int32_t> pair_label;
-  pair_word->assign(max_word + 1, 0);
-  for (int32_t w = 0; w <= max_word; ++w) (*pair_word)[w] = w;
-  std::vector<int32_t> tid_string;
-  for (const LatArc &arc : raw.arcs) {
-    int32_t str = 0;
-    if (arc.ilabel > 0) {
-      if (static_cast<size_t>(arc.ilabel) >= tid_string.size()) tid_string.resize(arc.ilabel + 1, -1);
-      int32_t &cached = tid_string[arc.ilabel];
-      if (cached < 0) cached = strings->Intern(std::vector<int32_t>{arc.ilabel});
-      str = cached;
-    }
-    int32_t label = arc.olabel;
-    const int32_t phone = (phone_start != nullptr && arc.ilabel > 0 &&
-                           static_cast<size_t>(arc.ilabel) < phone_start->size())
-                              ? (*phone_start)[arc.ilabel]
-                              : 0;
-    if (phone != 0) {
-      const int64_t key = (static_cast<int64_t>(arc.olabel) << 32) | static_cast<uint32_t>(phone);
-      auto it = pair_label.find(key);
-      if (it == pair_label.end()) {
-        it = pair_label.emplace(key, static_cast<int32_t>(pair_word->size())).first;
-        pair_word->push_back(arc.olabel);
-      }
-      label = it->second;
-    }
-    out->arcs.push_back(LabelArc{label, arc.graph, arc.acoustic, str, arc.next});
+  auto phone_of = [&](const LatArc &arc, int32_t s) -> int32_t {
+    if (phone_start == nullptr || s == raw.start || arc.ilabel <= 0 ||
+        static_cast<size_t>(arc.ilabel) >= phone_start->size())
+      return 0;
+    return (*phone_start)[arc.ilabel];
+  };
+  std::vector<int32_t> new_id(n);
+  int32_t next = 0;
+  for (int32_t s = 0; s < n; ++s) {
+    new_id[s] = next++;
+    for (uint32_t j = raw.first[s]; j < raw.first[s + 1]; ++j)
+      if (raw.arcs[j].olabel != 0 && phone_of(raw.arcs[j], s) != 0) ++next;
   }
-  for (int32_t s = 0; s < n; ++s)
-    if (raw.IsFinal(s)) out->finals[s] = CompactFinal{true, raw.final_graph[s], raw.final_acoustic[s], 0};
+  out->start = new_id[raw.start];
+  out->first.assign(next + 1, 0);
+  out->arcs.clear();
+  out->finals.assign(next, CompactFinal());
+  std::vector<LabelArc> extra;  // the arcs of the inserted states, in order
+  for (int32_t s = 0; s < n; ++s) {
+    const int32_t id = new_id[s];
+    extra.clear();
+    int32_t extra_id = id + 1;
+    for (uint32_t j = raw.first[s]; j < raw.first[s + 1]; ++j) {
+      const LatArc &arc = raw.arcs[j];
+      const int32_t phone = phone_of(arc, s);
+      if (phone == 0) {
+        out->arcs.push_back(LabelArc{arc.olabel, arc.graph, arc.acoustic, arc.ilabel, new_id[arc.next]});
+      } else if (arc.olabel == 0) {
+        out->arcs.push_back(LabelArc{first_phone + phone, arc.graph, arc.acoustic, arc.ilabel, new_id[arc.next]});
+      } else {
+        out->arcs.push_back(LabelArc{arc.olabel, arc.graph, arc.acoustic, arc.ilabel, extra_id++});
+        extra.push_back(LabelArc{first_phone + phone, 0.0, 0.0, 0, new_id[arc.next]});
+      }
+    }
+    out->first[id + 1] = static_cast<uint32_t>(out->arcs.size());
+    for (size_t k = 0; k < extra.size(); ++k) {
+      out->arcs.push_back(extra[k]);
+      out->first[id + 2 + k] = static_cast<uint32_t>(out->arcs.size());
+    }
+    if (raw.IsFinal(s)) out->finals[id] = CompactFinal{true, raw.final_graph[s], raw.final_acoustic[s], 0};
+  }
 }
 
-// A topologically numbered compact lattice as a label lattice, labels mapped.
-void CompactToLabels(const CompactLattice &in, const std::vector<int32_t> &label_word, LabelLattice *out) {
+// A topologically numbered compact lattice as a state-level label lattice, the way
+// Kaldi writes a determinized Lattice: an arc with string t1..tn becomes a chain whose
+// first arc has the label, the weight and t1, the others one transition-id each; a final
+// weight with a string becomes a chain of epsilon arcs (the first with the weight) to a
+// new final state.  Labels from first_phone on (phone marks) become epsilon.  Chain
+// states are numbered right after their source state.
+void ExpandCompact(const CompactLattice &in, int32_t first_phone, const StringTrie &strings, LabelLattice *out) {
   const int32_t n = in.NumStates();
-  out->start = in.start;
-  out->first.assign(n + 1, 0);
-  out->arcs.clear();
+  std::vector<int32_t> new_id(n);
+  int32_t next = 0;
   for (int32_t s = 0; s < n; ++s) {
-    for (const CompactArc &arc : in.arcs[s])
-      out->arcs.push_back(LabelArc{label_word[arc.word], arc.graph, arc.acoustic, arc.string, arc.next});
-    out->first[s + 1] = static_cast<uint32_t>(out->arcs.size());
+    new_id[s] = next++;
+    for (const CompactArc &arc : in.arcs[s]) next += std::max(strings.Depth(arc.string) - 1, 0);
+    if (in.finals[s].is_final) next += strings.Depth(in.finals[s].string);
   }
-  out->finals = in.finals;
+  out->start = new_id[in.start];
+  out->first.assign(next + 1, 0);
+  out->arcs.clear();
+  out->finals.assign(next, CompactFinal());
+  std::vector<LabelArc> chain;  // the arc of each chain state of this state, in order
+  for (int32_t s = 0; s < n; ++s) {
+    const int32_t id = new_id[s];
+    chain.clear();
+    int32_t free_id = id + 1;
+    for (const CompactArc &arc : in.arcs[s]) {
+      const std::vector<int32_t> seq = strings.Labels(arc.string);
+      const int32_t label = arc.word >= first_phone ? 0 : arc.word;
+      if (seq.size() <= 1) {
+        out->arcs.push_back(LabelArc{label, arc.graph, arc.acoustic, seq.empty() ? 0 : seq[0], new_id[arc.next]});
+        continue;
+      }
+      out->arcs.push_back(LabelArc{label, arc.graph, arc.acoustic, seq[0], free_id});
+      for (size_t k = 1; k < seq.size(); ++k, ++free_id)
+        chain.push_back(LabelArc{0, 0.0, 0.0, seq[k], k + 1 < seq.size() ? free_id + 1 : new_id[arc.next]});
+    }
+    const CompactFinal &f = in.finals[s];
+    int32_t final_state = -1;
+    if (f.is_final) {
+      const std::vector<int32_t> seq = strings.Labels(f.string);
+      if (seq.empty()) {
+        out->finals[id] = CompactFinal{true, f.graph, f.acoustic, 0};
+      } else {
+        out->arcs.push_back(LabelArc{0, f.graph, f.acoustic, seq[0], free_id});
+        for (size_t k = 1; k < seq.size(); ++k, ++free_id)
+          chain.push_back(LabelArc{0, 0.0, 0.0, seq[k], free_id + 1});
+        final_state = free_id;  // the last chain state: no arc
+      }
+    }
+    out->first[id + 1] = static_cast<uint32_t>(out->arcs.size());
+    for (size_t k = 0; k < chain.size(); ++k) {
+      out->arcs.push_back(chain[k]);
+      out->first[id + 2 + k] = static_cast<uint32_t>(out->arcs.size());
+    }
+    if (final_state >= 0) {
+      out->first[final_state + 1] = static_cast<uint32_t>(out->arcs.size());
+      out->finals[final_state] = CompactFinal{true, 0.0, 0.0, 0};
+    }
+  }
 }
 
 // One determinization pass; false when it grows past max_states.
-bool DeterminizePass(const LabelLattice &in, double beam, const DeterminizeOptions &opts, StringTable *strings,
+bool DeterminizePass(const LabelLattice &in, double beam, const DeterminizeOptions &opts, StringTrie *strings,
                      CompactLattice *out, DeterminizeInfo *info) {
   CompactLattice det;
   Determinizer d(in, beam, opts.delta, opts.max_states, strings);
@@ -664,6 +749,24 @@ bool DeterminizePass(const LabelLattice &in, double beam, const DeterminizeOptio
   info->closure_visits += d.Visits();
   PruneCompact(det, beam, out);
   return true;
+}
+
+// Replaces the trie's string ids of `lat` by ids into lat->strings (0: empty).
+void MaterializeStrings(const StringTrie &trie, CompactLattice *lat) {
+  std::unordered_map<int32_t, int32_t> index{{0, 0}};
+  lat->strings.assign(1, std::vector<int32_t>());
+  auto map = [&](int32_t id) {
+    auto it = index.find(id);
+    if (it != index.end()) return it->second;
+    const int32_t k = static_cast<int32_t>(lat->strings.size());
+    lat->strings.push_back(trie.Labels(id));
+    index.emplace(id, k);
+    return k;
+  };
+  for (auto &arcs : lat->arcs)
+    for (CompactArc &arc : arcs) arc.string = map(arc.string);
+  for (CompactFinal &f : lat->finals)
+    if (f.is_final) f.string = map(f.string);
 }
 
 }  // namespace
@@ -685,15 +788,16 @@ bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &op
     info->raw_arcs = static_cast<int32_t>(pruned.arcs.size());
     *out = CompactLattice();
     if (pruned.start < 0) return true;
-    StringTable strings;
+    StringTrie strings;
     LabelLattice labels;
-    std::vector<int32_t> label_word;
-    RawToLabels(pruned, phone_start, &strings, &labels, &label_word);
+    int32_t first_phone = 1;  // phone marks are numbered after the words
+    for (const LatArc &arc : pruned.arcs) first_phone = std::max(first_phone, arc.olabel + 1);
+    RawToLabels(pruned, phone_start, first_phone, &labels);
     bool ok = DeterminizePass(labels, beam, opts, &strings, out, info);
     if (ok && phone_start != nullptr) {
       info->phone_states = out->NumStates();
       if (out->start < 0) return true;
-      CompactToLabels(*out, label_word, &labels);
+      ExpandCompact(*out, first_phone, strings, &labels);
       ok = DeterminizePass(labels, beam, opts, &strings, out, info);
     }
     if (!ok) {
@@ -706,7 +810,7 @@ bool DeterminizeLatticePruned(const RawLattice &in, const DeterminizeOptions &op
       ++info->retries;
       continue;
     }
-    out->strings = strings.Release();
+    MaterializeStrings(strings, out);
     return true;
   }
 }
