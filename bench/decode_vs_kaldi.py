@@ -19,8 +19,10 @@ archive; then, one thread each:
 * ours as a whole process (``steps_py/decode.py --nj 1``): CPU time of the child
   processes (rusage), i.e. with Python start-up, reading loglikes and graph;
 * Kaldi (when ``KALDI_ROOT`` is set): ``latgen-faster-mapped`` with the same options,
-  CPU time of the process (rusage), and again with ``--determinize-lattice=false``
-  (raw lattices to /dev/null): its search time; determinization = the difference;
+  CPU time of the process (rusage); its two halves timed apart: the search (again with
+  ``--determinize-lattice=false``, raw lattices written to a file) and
+  ``lattice-determinize-phone-pruned`` on those raw lattices (both include the raw
+  lattices' I/O);
 * ``--parallel-nj N``: wall time of ``steps_py/decode.py --nj N`` (ours) and of N
   latgen-faster-mapped processes at once (Kaldi), each on 1/N of the utterances;
 * ``--baseline DIR``: the same decode stage run from another checkout (e.g. a worktree
@@ -220,10 +222,15 @@ def latgen_cmd(kaldi_root: Path, system: System, cfg: DecoderConfig, ark: str, o
 
 
 def decode_kaldi(kaldi_root: Path, system: System, cfg: DecoderConfig, ark: Path, work: Path) -> Dict:
-    lat = work / "kaldi_lat.gz"
+    """latgen-faster-mapped as a recipe runs it, then its two halves apart: the search
+    (--determinize-lattice=false, raw lattices to a file) and lattice-determinize-phone-pruned
+    on those raw lattices (what latgen does after the search)."""
+    lat, raw = work / "kaldi_lat.gz", work / "kaldi_raw.ark"
     cpu, wall, log = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{ark}", f"ark:|gzip -c > {lat}"))
-    raw_cpu, raw_wall, raw_log = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{ark}", "ark:/dev/null",
-                                                      determinize=False))
+    raw_cpu, _, _ = run_timed(latgen_cmd(kaldi_root, system, cfg, f"ark:{ark}", f"ark:{raw}", determinize=False))
+    det_cpu, _, _ = run_timed([kaldi_bin(kaldi_root, "lattice-determinize-phone-pruned"),
+                               f"--acoustic-scale={cfg.acoustic_scale:g}", f"--beam={cfg.lattice_beam:g}",
+                               str(system.model), f"ark:{raw}", "ark:/dev/null"])
     # graph and model read alone: latgen on zero utterances (it then exits with status 1)
     empty = work / "empty.ark"
     empty.write_bytes(b"")
@@ -232,8 +239,7 @@ def decode_kaldi(kaldi_root: Path, system: System, cfg: DecoderConfig, ark: Path
                          shell=True, capture_output=True, check=True).stdout.decode()
     lattices = parse_text_lattices(txt)
     return {"cpu_s": cpu, "wall_s": wall, "search_only_cpu_s": raw_cpu, "init_cpu_s": init_cpu,
-            "determinize_cpu_s": max(cpu - raw_cpu, 0.0), "log_tail": log[-600:],
-            "lattices": lattices, "lat_gz": str(lat)}
+            "determinize_cpu_s": det_cpu, "log_tail": log[-600:], "lattices": lattices, "lat_gz": str(lat)}
 
 
 def parse_text_lattices(text: str) -> Dict[str, CompactLattice]:
@@ -407,38 +413,31 @@ def plot(rows: List[Dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(rows), figsize=(4.8 * len(rows), 3.8), squeeze=False)
     for ax, r in zip(axes[0], rows):
-        labels, search, det, other = [], [], [], []
         o = r["ours"]
-        labels.append("ours\n(decode loop)")
-        search.append(o["rtf_search_cpu"])
-        det.append(o["rtf_determinize_cpu"])
-        other.append(o["rtf_loop_cpu"] - o["rtf_search_cpu"] - o["rtf_determinize_cpu"])
-        labels.append("ours\n(process)")
-        search.append(0)
-        det.append(0)
-        other.append(o["rtf_process_cpu"])
-        if "baseline" in r:
-            labels.append("before\n(process)")
-            search.append(0)
-            det.append(0)
-            other.append(r["baseline"]["rtf_process_cpu"])
+        # (label, search, determinization, other or whole)
+        bars = [("ours\ndecode loop", o["rtf_search_cpu"], o["rtf_determinize_cpu"],
+                 o["rtf_loop_cpu"] - o["rtf_search_cpu"] - o["rtf_determinize_cpu"]),
+                ("ours\nprocess", 0, 0, o["rtf_process_cpu"])]
         if "kaldi" in r:
             k = r["kaldi"]
-            labels.append("Kaldi\n(process)")
-            search.append(k["rtf_search_cpu"])
-            det.append(k["rtf_determinize_cpu"])
-            other.append(max(k["rtf_cpu"] - k["rtf_search_cpu"] - k["rtf_determinize_cpu"], 0))
-        x = np.arange(len(labels))
+            bars += [("Kaldi\nprocess", 0, 0, k["rtf_cpu"]),
+                     ("Kaldi halves\n(with raw I/O)", k["rtf_search_cpu"], k["rtf_determinize_cpu"], 0)]
+        if "baseline" in r:
+            bars.append(("before\nprocess", 0, 0, r["baseline"]["rtf_process_cpu"]))
+        x = np.arange(len(bars))
+        search, det, other = (np.array([b[i] for b in bars]) for i in (1, 2, 3))
         ax.bar(x, search, label="search")
         ax.bar(x, det, bottom=search, label="determinization")
-        ax.bar(x, other, bottom=np.add(search, det), label="other / whole")
-        ax.set_xticks(x, labels, fontsize=8)
+        ax.bar(x, other, bottom=search + det, label="rest / whole process")
+        ax.set_xticks(x, [b[0] for b in bars], fontsize=7)
         ax.set_ylabel("RTF (CPU s / audio s)")
+        if "baseline" in r and r["baseline"]["rtf_process_cpu"] > 4 * max(search + det + other):
+            ax.set_yscale("log")
         title = f"{r['system']}: {r['utts']} utts, {r['audio_s']:.0f} s, HCLG {r['graph_mb']:.0f} MB"
         if "ratio_process_cpu" in r:
-            title += f"\nours/Kaldi: {r['ratio_process_cpu']:.2f} (process), {r['ratio_decode_cpu']:.2f} (decode)"
+            title += f"\nours/Kaldi CPU: {r['ratio_process_cpu']:.2f} (process), {r['ratio_decode_cpu']:.2f} (decode)"
         ax.set_title(title, fontsize=8)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -20,8 +20,9 @@ Algorithm (subset construction in the CompactLatticeWeight semiring, as Kaldi's
    such states merge).  When two paths reach the same raw state only the better
    one is kept (Viterbi; ties to the lower graph cost), which makes one path per
    word sequence carrying its best alignment.  Each set is normalised: its best
-   weight and the longest common string prefix move onto the incoming arc; sets are
-   hashed with weights quantised by ``delta``;
+   weight and the longest common string prefix move onto the incoming arc; two sets
+   are the same state when they have the same raw states with the same strings and
+   total weights within ``delta`` (Kaldi's rule);
 3. pruning during determinization: sets are expanded best-first by forward cost
    plus an exact completion cost (A*), nothing beyond ``best + beam`` is expanded,
    and a word's arcs out of a set are followed only when the best of them lies on a
@@ -164,7 +165,7 @@ class _Determinizer:
         self.cutoff = self.beta[lat.start] + beam
         self.visited = 0  # raw states visited by closures (work measure)
         self.out = CompactLattice()
-        self.ids: Dict[tuple, int] = {}
+        self.ids: Dict[tuple, List[int]] = {}
         self.elems: List[Dict[int, Elem]] = []
         self.fwd: List[float] = []
         self.h: List[float] = []
@@ -189,15 +190,21 @@ class _Determinizer:
             prefix = prefix[:n]
         k = len(prefix)
         norm = {s: (g - gb, a - ab, t[k:]) for s, (g, a, t) in elems.items()}
-        d = self.delta
-        key = tuple(sorted((s, round(g / d), round(a / d), t) for s, (g, a, t) in norm.items()))
+        # Kaldi's subset identity: the same states with the same strings, and total
+        # residual weights within delta of each other
+        key = tuple(sorted((s, t) for s, (_, _, t) in norm.items()))
         fwd = fwd + gb + ab
-        sid = self.ids.get(key)
+        sid = None
+        for cand in self.ids.setdefault(key, []):
+            other = self.elems[cand]
+            if all(abs((g + a) - (other[s][0] + other[s][1])) <= self.delta for s, (g, a, _) in norm.items()):
+                sid = cand
+                break
         if sid is None:
             sid = self.out.add_state()
             if sid >= self.max_states:
                 raise _TooBig()
-            self.ids[key] = sid
+            self.ids[key].append(sid)
             self.elems.append(norm)
             beta = self.beta
             self.h.append(min(g + a + beta[s] for s, (g, a, _) in norm.items()))

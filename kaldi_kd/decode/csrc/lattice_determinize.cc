@@ -193,7 +193,7 @@ class Determinizer {
   std::vector<double> beta_;
   double cutoff_;
   std::vector<DetState> states_;
-  std::unordered_map<std::vector<int64_t>, int32_t, VectorHash<int64_t>> ids_;
+  std::unordered_map<std::vector<int32_t>, std::vector<int32_t>, VectorHash<int32_t>> ids_;
   std::priority_queue<std::pair<double, int32_t>, std::vector<std::pair<double, int32_t>>,
                       std::greater<std::pair<double, int32_t>>>
       heap_;
@@ -312,16 +312,16 @@ int32_t Determinizer::StateFor(std::vector<Elem> *elems, double fwd, double *g_o
   }
   const double gb = v[best].g, ab = v[best].a;
   const int32_t k = strings_.Depth(prefix);
-  std::vector<int64_t> key;
-  key.reserve(4 * v.size());
+  // Kaldi's subset identity: the same states with the same strings, and total residual
+  // weights within delta of each other (hashed on states and strings only)
+  std::vector<int32_t> key;
+  key.reserve(2 * v.size());
   double h = kInf;
   for (Elem &e : v) {
     e.g -= gb;
     e.a -= ab;
     e.str = strings_.RemovePrefix(e.str, k);
     key.push_back(e.state);
-    key.push_back(static_cast<int64_t>(std::nearbyint(e.g / delta_)));
-    key.push_back(static_cast<int64_t>(std::nearbyint(e.a / delta_)));
     key.push_back(e.str);
     h = std::min(h, e.g + e.a + beta_[e.state]);
   }
@@ -329,20 +329,24 @@ int32_t Determinizer::StateFor(std::vector<Elem> *elems, double fwd, double *g_o
   *a_out = ab;
   *prefix_out = prefix;
   fwd = fwd + gb + ab;
-  auto it = ids_.find(key);
-  if (it == ids_.end()) {
-    const int32_t id = out_->AddState();
-    if (id >= max_states_) throw TooBig();
-    ids_.emplace(std::move(key), id);
-    states_.push_back(DetState{v, fwd, h, false});
-    heap_.emplace(fwd + h, id);
+  std::vector<int32_t> &same_key = ids_[key];
+  for (int32_t id : same_key) {
+    const std::vector<Elem> &w = states_[id].elems;
+    bool equal = true;
+    for (size_t i = 0; i < v.size() && equal; ++i)
+      equal = std::fabs((v[i].g + v[i].a) - (w[i].g + w[i].a)) <= delta_;
+    if (!equal) continue;
+    if (fwd < states_[id].fwd) {
+      states_[id].fwd = fwd;
+      heap_.emplace(fwd + states_[id].h, id);
+    }
     return id;
   }
-  const int32_t id = it->second;
-  if (fwd < states_[id].fwd) {
-    states_[id].fwd = fwd;
-    heap_.emplace(fwd + states_[id].h, id);
-  }
+  const int32_t id = out_->AddState();
+  if (id >= max_states_) throw TooBig();
+  same_key.push_back(id);
+  states_.push_back(DetState{v, fwd, h, false});
+  heap_.emplace(fwd + h, id);
   return id;
 }
 

@@ -9,22 +9,25 @@
 //    string) semiring: a determinized state is a set of input states that have
 //    labelled arcs or a final weight, each with a residual weight and string; the
 //    epsilon closure of each successor set is computed on the fly (best path to each
-//    state, states taken in topological order, pruned with exact completion costs);
-//    each set is normalised (its best weight and the strings' common prefix move onto
-//    the incoming arc) and hashed with weights quantised by `delta`;
+//    state, states taken in topological order, not pruned, so that sets merge as in
+//    Kaldi); each set is normalised (its best weight and the strings' common prefix
+//    move onto the incoming arc); two sets are one state when they have the same
+//    states and strings and total weights within `delta` (Kaldi's rule);
 // 3. determinized states are expanded best-first by forward cost plus exact
-//    completion cost (A*), so nothing beyond best + beam is ever expanded;
+//    completion cost (A*), so nothing beyond best + beam is ever expanded, and a
+//    label's arcs out of a state are followed only if the best of them is on a path
+//    within the beam (Kaldi's task pruning);
 // 4. the result is pruned with `beam` and renumbered topologically.
 // The output has one path per word sequence within the beam: that sequence's best
-// path, with its alignment and both costs.
+// path, with its alignment and both costs.  Transition-id strings live in a trie.
 //
 // With a phone table (transition-id -> phone when the transition-id starts a phone,
 // else 0) the determinization runs in two passes, as Kaldi's
-// DeterminizeLatticePhonePruned does: first on words and phone starts (epsilon
-// closures then span one phone, and the lattice shrinks to one path per phone and word
-// sequence), then on words over that lattice, whose arcs carry strings.  The result is
-// the same: the best path of a word sequence is the best of the best paths of its
-// phone sequences.
+// DeterminizeLatticePhonePruned does: first on words and phone marks (inserted as
+// Kaldi inserts them), then, after the result is expanded to a state-level lattice
+// with the phone marks removed, on words.  The word sequences and costs are those of
+// one pass on words; the states are those of Kaldi's latgen-faster-mapped, hence the
+// same out-of-beam paths (golden test in tests/test_latgen.py).
 #ifndef KALDI_KD_LATTICE_DETERMINIZE_H_
 #define KALDI_KD_LATTICE_DETERMINIZE_H_
 
