@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Our lattice decoder against Kaldi's latgen-faster-mapped: same loglikes, graph, model, beams.
 
-Usage: bench/decode_vs_kaldi.py [--system NAME=GRAPH_DIR,LOGLIKE_DIR,DATA_DIR[,MODEL]]...
+Usage: bench/decode_vs_kaldi.py [--system NAME[@N]=GRAPH_DIR,LOGLIKE_DIR,DATA_DIR[,MODEL]]...
                                 [--beam 11] [--lattice-beam 6] [--max-active 7000] [--acwt 0.1]
                                 [--max-utts N] [--parallel-nj 2] [--out bench/results]
  e.g.: KALDI_ROOT=/root/kaldi bench/decode_vs_kaldi.py \\
          --system digits=egs/digits/s5/exp/tri1/graph,egs/digits/s5/exp/tdnn_ce/loglikes_test,egs/digits/s5/data/test
 
-Without --system, the digits recipe's outputs (egs/digits/s5: exp/tri1/graph,
-exp/tdnn_ce/loglikes_test, data/test) and the synth recipe's (egs/synth/s5, or
-$SYNTH_S5: exp/tri1/graph, exp/kd/ce_seed1/loglikes_test, data/test) are used where
-they exist.  Each system's loglikes (loglikes.N.ark or .scp) are gathered into one
-archive; then, one thread each:
+NAME@N decodes the first N utterances only.  Without --system, the digits recipe's
+outputs (egs/digits/s5: exp/tri1/graph, exp/tdnn_ce/loglikes_test, data/test) and the
+synth recipe's (egs/synth/s5, or $SYNTH_S5: exp/tri1/graph, exp/kd/ce_seed1/loglikes_test,
+data/test; its first 12 test utterances, 40 s) are used where they exist.  Each system's
+loglikes (loglikes.N.ark or .scp) are gathered into one archive; then, one thread each:
 
 * ours in-process (``MappedDecoder``, binary lat.gz written as a decode job does):
   CPU seconds of the decode loop, split into search and determinization (thread CPU
@@ -79,18 +79,19 @@ class System:
     loglike_dir: Path
     data_dir: Path
     model: Path
+    max_utts: Optional[int] = None
 
 
 def default_systems() -> List[System]:
     digits = ROOT / "egs" / "digits" / "s5"
     synth = Path(os.environ.get("SYNTH_S5", ROOT / "egs" / "synth" / "s5"))
-    cands = [("digits", digits, "exp/tdnn_ce/loglikes_test"),
-             ("synth", synth, "exp/kd/ce_seed1/loglikes_test")]
+    cands = [("digits", digits, "exp/tdnn_ce/loglikes_test", None),
+             ("synth", synth, "exp/kd/ce_seed1/loglikes_test", 12)]
     out = []
-    for name, s5, ll in cands:
+    for name, s5, ll, n in cands:
         graph, lld, data = s5 / "exp" / "tri1" / "graph", s5 / ll, s5 / "data" / "test"
         if (graph / "HCLG.fst").is_file() and lld.is_dir() and (data / "text").is_file():
-            out.append(System(name, graph, lld, data, model_for(graph, lld)))
+            out.append(System(name, graph, lld, data, model_for(graph, lld), n))
     return out
 
 
@@ -103,10 +104,11 @@ def parse_system(spec: str) -> System:
     name, _, rest = spec.partition("=")
     parts = rest.split(",")
     if len(parts) not in (3, 4):
-        raise SystemExit(f"--system {spec!r}: expected NAME=GRAPH_DIR,LOGLIKE_DIR,DATA_DIR[,MODEL]")
+        raise SystemExit(f"--system {spec!r}: expected NAME[@N]=GRAPH_DIR,LOGLIKE_DIR,DATA_DIR[,MODEL]")
+    name, _, n = name.partition("@")
     graph, lld, data = (Path(p) for p in parts[:3])
     model = Path(parts[3]) if len(parts) == 4 else model_for(graph, lld)
-    return System(name, graph, lld, data, model)
+    return System(name, graph, lld, data, model, int(n) if n else None)
 
 
 # ------------------------------------------------------------------------- inputs
@@ -339,7 +341,7 @@ def word_sequence_agreement(ours: Dict[str, CompactLattice], theirs: Dict[str, C
 
 def bench_system(system: System, cfg: DecoderConfig, kaldi_root: Optional[Path], max_utts: Optional[int],
                  parallel_nj: int, work: Path, baseline: Optional[Path] = None) -> Dict:
-    items = gather_loglikes(system, max_utts)
+    items = gather_loglikes(system, system.max_utts or max_utts)
     frames = frames_of(items)
     audio = frames * 0.01
     ark = work / "loglikes.ark"
