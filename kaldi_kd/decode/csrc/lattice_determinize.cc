@@ -153,6 +153,12 @@ struct Elem {  // an input state of a determinized state, with its residual weig
   int32_t str;
 };
 
+struct Source {  // a closure source: a labelled arc's destination, residual string + the arc's tid
+  int32_t state;
+  double g, a;
+  int32_t str, tid;
+};
+
 struct TooBig {};
 
 class Determinizer {
@@ -176,7 +182,7 @@ class Determinizer {
 
   // The frontier elements reached from `sources` over epsilon arcs (best path to each,
   // ties to the lower graph cost, then the first found), in increasing state order.
-  void Closure(const std::vector<Elem> &sources, std::vector<Elem> *out);
+  void Closure(const std::vector<Source> &sources, std::vector<Elem> *out);
   int32_t PathString(int32_t s);
   // Normalises `elems` reached with forward cost `fwd`; returns the state and sets
   // the divisor (*g, *a, *prefix).
@@ -200,7 +206,7 @@ class Determinizer {
   CompactLattice *out_ = nullptr;
   // closure scratch, indexed by input state
   std::vector<double> cg_, ca_;
-  std::vector<int32_t> cprev_, ctid_, cstr_, cstr_stamp_, cstamp_, path_scratch_;
+  std::vector<int32_t> cprev_, ctid_, cbase_, cstr_, cstr_stamp_, cstamp_, path_scratch_;
   int32_t stamp_ = 0;
   int64_t visits_ = 0;
 };
@@ -236,20 +242,31 @@ Determinizer::Determinizer(const LabelLattice &lat, double beam, double delta, i
   ca_.assign(n, 0.0);
   cprev_.assign(n, -1);
   ctid_.assign(n, 0);
+  cbase_.assign(n, 0);
   cstr_.assign(n, 0);
   cstr_stamp_.assign(n, 0);
   cstamp_.assign(n, 0);
 }
 
 int32_t Determinizer::PathString(int32_t s) {
-  // strings are made only for the states on best paths to frontier states, each once
+  // Strings are made lazily, only for the states on best paths to frontier states, each
+  // once: a state's string is its best predecessor's (or, for a source, its residual)
+  // followed by the transition-id of the arc in.
   std::vector<int32_t> &path = path_scratch_;
   path.clear();
-  while (cstr_stamp_[s] != stamp_) {
+  int32_t str;
+  for (;;) {
+    if (cstr_stamp_[s] == stamp_) {
+      str = cstr_[s];
+      break;
+    }
     path.push_back(s);
+    if (cprev_[s] < 0) {
+      str = cbase_[s];
+      break;
+    }
     s = cprev_[s];
   }
-  int32_t str = cstr_[s];
   for (auto it = path.rbegin(); it != path.rend(); ++it) {
     if (ctid_[*it] != 0) str = strings_.Append(str, ctid_[*it]);
     cstr_[*it] = str;
@@ -258,19 +275,21 @@ int32_t Determinizer::PathString(int32_t s) {
   return str;
 }
 
-void Determinizer::Closure(const std::vector<Elem> &sources, std::vector<Elem> *out) {
+void Determinizer::Closure(const std::vector<Source> &sources, std::vector<Elem> *out) {
   // Not pruned (the input is): the subset of a set of sources is then the same whichever
   // determinized state they are reached from, so such states merge, as in Kaldi's.
   out->clear();
   ++stamp_;
   std::priority_queue<int32_t, std::vector<int32_t>, std::greater<int32_t>> queue;
-  for (const Elem &src : sources) {
+  for (const Source &src : sources) {
     if (cstamp_[src.state] == stamp_) continue;
     cstamp_[src.state] = stamp_;
     cg_[src.state] = src.g;
     ca_[src.state] = src.a;
-    cstr_[src.state] = src.str;
-    cstr_stamp_[src.state] = stamp_;
+    cprev_[src.state] = -1;
+    cbase_[src.state] = src.str;
+    ctid_[src.state] = src.tid;
+    cstr_stamp_[src.state] = 0;
     queue.push(src.state);
   }
   // states are numbered topologically: popping the smallest keeps a topological order,
@@ -296,7 +315,7 @@ void Determinizer::Closure(const std::vector<Elem> &sources, std::vector<Elem> *
       ca_[e] = na;
       cprev_[e] = s;
       ctid_[e] = arc.tid;
-      cstr_stamp_[e] = 0;  // its string follows from the best path when needed
+      cstr_stamp_[e] = 0;
     }
   }
 }
@@ -378,7 +397,8 @@ void Determinizer::Expand(int32_t sid) {
     return x.label != y.label ? x.label < y.label : x.dest < y.dest;
   });
   auto cand_string = [&](const Candidate &c) { return c.tid != 0 ? strings_.Append(c.str, c.tid) : c.str; };
-  std::vector<Elem> sources, closure;
+  std::vector<Source> sources;
+  std::vector<Elem> closure;
   size_t i = 0;
   while (i < cands.size()) {
     // all arcs with this label, whose best path must be within the beam (Kaldi's task)
@@ -397,28 +417,22 @@ void Determinizer::Expand(int32_t sid) {
         if (better) best = i;
       }
       const Candidate &b = cands[best];
-      sources.push_back(Elem{b.dest, b.g, b.a, cand_string(b)});
+      sources.push_back(Source{b.dest, b.g, b.a, b.str, b.tid});
       group_best = std::min(group_best, b.g + b.a + beta_[b.dest]);
     }
     if (fwd + group_best > cutoff_) continue;
-    // the sources' common prefix goes on the arc before the closure (as Kaldi normalises
-    // a task's subset first): fewer strings to shorten afterwards
-    int32_t head = sources[0].str;
-    for (size_t k = 1; k < sources.size() && head != 0; ++k) head = strings_.CommonPrefix(head, sources[k].str);
-    if (head != 0)
-      for (Elem &src : sources) src.str = strings_.RemovePrefix(src.str, strings_.Depth(head));
     Closure(sources, &closure);
     if (closure.empty()) continue;
     double g, a;
     int32_t prefix;
     const int32_t next = StateFor(&closure, fwd, &g, &a, &prefix);
-    out_->arcs[sid].push_back(CompactArc{label, g, a, strings_.Concat(head, prefix), next});
+    out_->arcs[sid].push_back(CompactArc{label, g, a, prefix, next});
   }
 }
 
 void Determinizer::Run(CompactLattice *out) {
   out_ = out;
-  std::vector<Elem> start_sources{Elem{lat_.start, 0.0, 0.0, 0}};
+  std::vector<Source> start_sources{Source{lat_.start, 0.0, 0.0, 0, 0}};
   std::vector<Elem> start_elems;
   Closure(start_sources, &start_elems);
   if (start_elems.empty()) return;
