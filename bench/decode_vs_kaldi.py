@@ -437,7 +437,7 @@ def plot(rows: List[Dict], path: Path) -> None:
         ax.set_ylabel("RTF (CPU s / audio s)")
         if "baseline" in r and r["baseline"]["rtf_process_cpu"] > 4 * max(search + det + other):
             ax.set_yscale("log")
-        title = f"{r['system']}: {r['utts']} utts, {r['audio_s']:.0f} s, HCLG {r['graph_mb']:.0f} MB"
+        title = f"{r['system']}: {r['utts']} utts, {r['audio_s']:.0f} s, HCLG {r['graph_mb']:.1f} MB"
         if "ratio_process_cpu" in r:
             title += f"\nours/Kaldi CPU: {r['ratio_process_cpu']:.2f} (process), {r['ratio_decode_cpu']:.2f} (decode)"
         ax.set_title(title, fontsize=8)
