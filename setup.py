@@ -1,5 +1,5 @@
 """kaldi-kd: knowledge distillation from language models into Kaldi hybrid acoustic models."""
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 # The embedded Kaldi backend: versions that work together (see README, "Backends").
 KALDI_WHEELS = [
@@ -13,11 +13,25 @@ KALDI_WHEELS = [
     "kaldialign==0.12.0",
 ]
 
+# The compiled lattice decoder and determinizer (kaldi_kd/decode/fast.py): plain C++17
+# and the CPython API, no build dependency beyond a C++ compiler.  -O2 without
+# -ffast-math or -march: costs are summed in the same order and precision as Kaldi's.
+LATGEN = Extension(
+    "kaldi_kd.decode._latgen",
+    sources=[f"kaldi_kd/decode/csrc/{f}.cc" for f in
+             ("fst_graph", "lattice_decoder", "lattice_determinize", "module")],
+    depends=[f"kaldi_kd/decode/csrc/{f}.h" for f in
+             ("fst_graph", "lattice_decoder", "lattice_determinize", "raw_lattice")],
+    language="c++",
+    extra_compile_args=["-std=c++17", "-O2", "-fno-strict-aliasing"],
+)
+
 setup(
     name="kaldi-kd",
     version="0.1.0",
     description="Kaldi-integrated hybrid ASR with knowledge distillation from LM teachers",
     packages=find_packages(include=["kaldi_kd", "kaldi_kd.*"]),
+    ext_modules=[LATGEN],
     python_requires=">=3.10",
     install_requires=KALDI_WHEELS
     + [

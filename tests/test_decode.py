@@ -66,27 +66,6 @@ def test_positive_loglikes_decode_like_shifted_ones(system):
         assert seqs_shift[seq][1] == pytest.approx(a - offsets.sum(), rel=1e-4)
 
 
-def test_decode_decodable_positive_loglikes_keeps_in_beam_words(system):
-    # the decodable path (GMM/Python decodables) gets no per-frame shift: negative
-    # costs go straight into the pruned determinization, which must stay exact
-    from kaldi_kd.decode.decoder import decode_decodable
-    from kaldi_kd.kaldi.wheels import kaldi_decoder
-
-    rng = np.random.default_rng(11)
-    dec = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(beam=13, lattice_beam=6))
-    words = [int(w) for w in rng.integers(1, 11, size=4)]
-    ll, _ = synthetic_loglikes(system, words, rng, noise=2.0)
-    offsets = rng.uniform(20.0, 60.0, size=(ll.shape[0], 1)).astype(np.float32)
-    base = dec.decode(ll, "u")
-    res = decode_decodable(dec, kaldi_decoder.DecodableCtc(dec.map_loglikes(ll + offsets)), "u")
-    assert res.words == base.words and res.alignment == base.alignment
-    seqs_base = lattice_word_sequences(base.lattice)
-    seqs = lattice_word_sequences(res.lattice)
-    assert set(seqs) == set(seqs_base)
-    for seq, (g, a) in seqs_base.items():
-        assert seqs[seq][1] == pytest.approx(a - offsets.sum(), rel=1e-4)
-
-
 def test_decode_bad_shape_names_utterance(system):
     dec = MappedDecoder(system.hclg, system.trans_model)
     with pytest.raises(DecodeError, match="utt7"):
@@ -145,53 +124,3 @@ def test_kaldi_latgen_command_uses_same_options(tmp_path):
     assert {"--beam=11", "--lattice-beam=7", "--max-active=5000", "--acoustic-scale=0.1",
             "--allow-partial=true"} <= set(cmd)
     assert cmd[-4:] == ["m/final.mdl", "g/HCLG.fst", "ark:ll/loglikes.2.ark", "ark:|gzip -c > d/lat.2.gz"]
-
-
-def test_no_final_state_falls_back_to_best_path(system):
-    """At a tiny beam LatticeSimpleDecoder reaches no final state; the decoder then keeps
-    LatticeFasterDecoder's best path as a one-path lattice and says so."""
-    rng = np.random.default_rng(5)
-    words = [3, 1, 4, 1, 5]
-    ll, _ = synthetic_loglikes(system, words, rng, noise=3.0)
-    cfg = DecoderConfig(beam=0.5, lattice_beam=2, retry_beams=())
-    res = MappedDecoder(system.hclg, system.trans_model, cfg).decode(ll, "u")
-    assert res.info.get("best_path_only") is True
-    seqs = lattice_word_sequences(res.lattice)
-    assert list(seqs) == [tuple(res.words)]
-    bp = best_path(res.lattice)
-    assert len(bp.alignment) == ll.shape[0]
-    assert -(bp.graph_cost + 0.1 * bp.acoustic_cost) == pytest.approx(res.likelihood, abs=1e-3)
-
-
-def test_python_decodable_gives_same_result(system):
-    """Any kaldi_decoder decodable works (a Python DecodableInterface subclass here)."""
-    from kaldi_kd.decode.decoder import decode_decodable
-    from kaldi_kd.kaldi.wheels import kaldi_decoder
-
-    rng = np.random.default_rng(11)
-    words = [2, 7, 9]
-    ll, _ = synthetic_loglikes(system, words, rng, noise=1.0)
-    dec = MappedDecoder(system.hclg, system.trans_model, DecoderConfig(lattice_beam=4))
-    mat = dec.map_loglikes(ll)
-
-    class PyDecodable(kaldi_decoder.DecodableInterface):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def log_likelihood(self, frame, index):
-            return float(self.m[frame, index - 1])
-
-        def num_frames_ready(self):
-            return self.m.shape[0]
-
-        def is_last_frame(self, frame):
-            return frame == self.m.shape[0] - 1
-
-        def num_indices(self):
-            return self.m.shape[1]
-
-    a = decode_decodable(dec, PyDecodable(mat), "u")
-    b = dec.decode(ll, "u")
-    assert a.words == b.words == words
-    assert a.likelihood == pytest.approx(b.likelihood, abs=1e-3)

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from kaldi_kd.decode.determinize import prune_raw_lattice, determinize_lattice_pruned
+from kaldi_kd.decode.determinize import (
+    determinize_lattice_compiled, determinize_lattice_pruned, prune_raw_lattice,
+)
 from kaldi_kd.decode.lattice import (
     CompactLattice, Lattice, add_word_penalty, best_path, compact_forward_backward,
     lattice_word_sequences, raw_best_path, scale_lattice, topological_order,
@@ -38,9 +40,15 @@ def two_paths_same_words() -> Lattice:
     return lat
 
 
-def test_determinize_keeps_cheaper_alignment_of_same_words():
+# every determinization test runs on the Python reference and on the compiled code
+@pytest.fixture(params=["python", "compiled"])
+def determinize(request):
+    return determinize_lattice_pruned if request.param == "python" else determinize_lattice_compiled
+
+
+def test_determinize_keeps_cheaper_alignment_of_same_words(determinize):
     lat = two_paths_same_words()
-    clat = determinize_lattice_pruned(lat, beam=math.inf)
+    clat = determinize(lat, beam=math.inf)
     seqs = lattice_word_sequences(clat)
     assert set(seqs) == {(5, 6), (5, 7)}  # one path per word sequence
     g, a = seqs[(5, 6)]
@@ -50,8 +58,8 @@ def test_determinize_keeps_cheaper_alignment_of_same_words():
     assert (bp.graph_cost, bp.acoustic_cost) == pytest.approx((2.5, 4.0))
 
 
-def test_determinize_beam_prunes_worse_word_sequence():
-    clat = determinize_lattice_pruned(two_paths_same_words(), beam=0.75)
+def test_determinize_beam_prunes_worse_word_sequence(determinize):
+    clat = determinize(two_paths_same_words(), beam=0.75)
     assert set(lattice_word_sequences(clat)) == {(5, 6)}
 
 
@@ -91,11 +99,11 @@ def brute_force_word_sequences(lat: Lattice):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_determinize_matches_brute_force(seed):
+def test_determinize_matches_brute_force(seed, determinize):
     rng = np.random.default_rng(seed)
     lat = random_raw_lattice(rng)
     truth = brute_force_word_sequences(lat)
-    clat = determinize_lattice_pruned(lat, beam=math.inf)
+    clat = determinize(lat, beam=math.inf)
     seqs = lattice_word_sequences(clat)
     assert set(seqs) == set(truth)
     for ws, (g, a, _) in truth.items():
@@ -111,7 +119,7 @@ def test_determinize_matches_brute_force(seed):
     # with a beam: every in-beam word sequence kept with its exact cost; every arc on an in-beam path
     beam = 1.5
     best = rb.total_cost
-    pruned = determinize_lattice_pruned(lat, beam=beam)
+    pruned = determinize(lat, beam=beam)
     pseqs = lattice_word_sequences(pruned)
     for ws, (g, a, _) in truth.items():
         if g + a <= best + beam - 1e-4:
@@ -215,10 +223,10 @@ def test_binary_reader_reads_openfst_written_lattice(tmp_path):
     assert ours.arcs == ref.arcs and ours.finals == ref.finals
 
 
-def test_raw_arc_limit_tightens_beam():
+def test_raw_arc_limit_tightens_beam(determinize):
     lat = random_raw_lattice(np.random.default_rng(2), frames=8, width=4)
-    full = determinize_lattice_pruned(lat, beam=math.inf)
-    small = determinize_lattice_pruned(lat, beam=6.0, max_raw_arcs=20)
+    full = determinize(lat, beam=math.inf)
+    small = determinize(lat, beam=6.0, max_raw_arcs=20)
     pruned, used = prune_raw_lattice(lat, 6.0, max_arcs=20)
     assert used < 6.0 and 0 < sum(len(a) for a in pruned.arcs) <= 20
     rb = raw_best_path(lat)
@@ -228,7 +236,7 @@ def test_raw_arc_limit_tightens_beam():
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_determinize_negative_costs_with_beam(seed):
+def test_determinize_negative_costs_with_beam(seed, determinize):
     # hybrid log-likelihoods > 0 give negative acoustic costs: pruning must stay exact
     rng = np.random.default_rng(100 + seed)
     lat = random_raw_lattice(rng, frames=7)
@@ -237,7 +245,7 @@ def test_determinize_negative_costs_with_beam(seed):
     truth = brute_force_word_sequences(lat)
     best = min(g + a for g, a, _ in truth.values())
     beam = 2.0
-    pseqs = lattice_word_sequences(determinize_lattice_pruned(lat, beam=beam))
+    pseqs = lattice_word_sequences(determinize(lat, beam=beam))
     for ws, (g, a, _) in truth.items():
         if g + a <= best + beam - 1e-4:
             assert ws in pseqs and sum(pseqs[ws]) == pytest.approx(g + a, abs=1e-4)

@@ -15,25 +15,30 @@ Algorithm (subset construction in the CompactLatticeWeight semiring, as Kaldi's
    weight, residual transition-id string) restricted to raw states with word arcs
    or a final weight (Kaldi's minimal subset representation).  Word-epsilon paths
    are followed by an on-the-fly closure of each successor set (best path from the
-   set to each frontier state, Viterbi in topological order, pruned with the set's
-   forward cost plus exact completion costs).  When two paths reach the
-   same raw state only the better one is kept (Viterbi; ties to the lower graph
-   cost), which makes one path per word sequence carrying its best alignment.
-   Each set is normalised: its best weight and the longest common string prefix
-   move onto the incoming arc; sets are hashed with weights quantised by ``delta``;
+   set to each frontier state, Viterbi in topological order, not pruned, so that a
+   set of raw states gives the same subset from whichever state it is reached and
+   such states merge).  When two paths reach the same raw state only the better
+   one is kept (Viterbi; ties to the lower graph cost), which makes one path per
+   word sequence carrying its best alignment.  Each set is normalised: its best
+   weight and the longest common string prefix move onto the incoming arc; two sets
+   are the same state when they have the same raw states with the same strings and
+   total weights within ``delta`` (Kaldi's rule);
 3. pruning during determinization: sets are expanded best-first by forward cost
    plus an exact completion cost (A*), nothing beyond ``best + beam`` is expanded,
-   and closure entries that cannot be on an in-beam path are dropped;
+   and a word's arcs out of a set are followed only when the best of them lies on a
+   path within the beam (Kaldi's "task" pruning);
 4. prune the result with ``beam`` (forward-backward) and renumber topologically.
 
 The output has every word sequence whose best path is within ``beam`` of the best,
 each with exactly that path's alignment and (graph, acoustic) costs, and every arc
 lies on some path within ``beam`` (tests compare with brute-force enumeration).
+Its states are those of Kaldi's ``lattice-determinize-pruned`` on the same raw lattice
+(checked on decoder lattices), so out-of-beam combinations of arcs, which count for
+oracle error rates and for best paths at other LM weights, are Kaldi's too.
 
-Differences from Kaldi: no phone-level first pass (``DeterminizeLatticePhonePruned``
-determinizes on phones first to bound memory; the word lattice is the same); Kaldi
-prunes during determinization with its own forward/backward estimates, we use
-A* with exact completion costs, with the same in-beam result; memory is bounded by
+Differences from Kaldi: no phone-level first pass here (the compiled version,
+:func:`determinize_lattice_compiled`, has Kaldi's two-pass
+``DeterminizeLatticePhonePruned`` as an option); memory is bounded by
 ``max_states`` / ``max_raw_arcs`` with retries at a 25 % smaller beam, where Kaldi
 (``--max-mem``) keeps a partial result pruned more tightly; no minimization
 (Kaldi's ``--minimize`` is false by default in latgen); pure Python, so dense raw
@@ -160,7 +165,7 @@ class _Determinizer:
         self.cutoff = self.beta[lat.start] + beam
         self.visited = 0  # raw states visited by closures (work measure)
         self.out = CompactLattice()
-        self.ids: Dict[tuple, int] = {}
+        self.ids: Dict[tuple, List[int]] = {}
         self.elems: List[Dict[int, Elem]] = []
         self.fwd: List[float] = []
         self.h: List[float] = []
@@ -185,15 +190,21 @@ class _Determinizer:
             prefix = prefix[:n]
         k = len(prefix)
         norm = {s: (g - gb, a - ab, t[k:]) for s, (g, a, t) in elems.items()}
-        d = self.delta
-        key = tuple(sorted((s, round(g / d), round(a / d), t) for s, (g, a, t) in norm.items()))
+        # Kaldi's subset identity: the same states with the same strings, and total
+        # residual weights within delta of each other
+        key = tuple(sorted((s, t) for s, (_, _, t) in norm.items()))
         fwd = fwd + gb + ab
-        sid = self.ids.get(key)
+        sid = None
+        for cand in self.ids.setdefault(key, []):
+            other = self.elems[cand]
+            if all(abs((g + a) - (other[s][0] + other[s][1])) <= self.delta for s, (g, a, _) in norm.items()):
+                sid = cand
+                break
         if sid is None:
             sid = self.out.add_state()
             if sid >= self.max_states:
                 raise _TooBig()
-            self.ids[key] = sid
+            self.ids[key].append(sid)
             self.elems.append(norm)
             beta = self.beta
             self.h.append(min(g + a + beta[s] for s, (g, a, _) in norm.items()))
@@ -204,19 +215,15 @@ class _Determinizer:
             heapq.heappush(self.heap, (fwd + self.h[sid], sid))
         return sid, gb, ab, prefix
 
-    def closure(self, sources: Dict[int, Elem], fwd: float) -> Dict[int, Elem]:
-        """Frontier elements reached from ``sources`` (raw state -> residual, relative to
-        the forward cost ``fwd``) over word-epsilon arcs: the best path to each (ties to
-        the lower graph cost, then the first found), dropping anything whose best
-        completion leaves the beam."""
-        beta, eps, frontier = self.beta, self.eps, self.frontier
-        limit = self.cutoff - fwd
-        best: Dict[int, tuple] = {}  # raw state -> (graph, acoustic, previous state, ilabel)
-        heap: List[int] = []
-        for d, (g, a, _) in sources.items():
-            if g + a + beta[d] <= limit:
-                best[d] = (g, a, -1, 0)
-                heap.append(d)
+    def closure(self, sources: Dict[int, Elem]) -> Dict[int, Elem]:
+        """Frontier elements reached from ``sources`` (raw state -> residual) over
+        word-epsilon arcs: the best path to each (ties to the lower graph cost, then the
+        first found).  Not pruned (the raw lattice is): the subset of a set of sources is
+        then the same whichever determinized state they are reached from, so such states
+        merge, as in Kaldi's determinizer."""
+        eps, frontier = self.eps, self.frontier
+        best: Dict[int, tuple] = {d: (g, a, -1, 0) for d, (g, a, _) in sources.items()}
+        heap: List[int] = list(best)
         heapq.heapify(heap)
         out: Dict[int, Elem] = {}
         while heap:  # states are numbered topologically: pop order is a topological order
@@ -227,8 +234,6 @@ class _Determinizer:
                 out[s] = (g, a, self._string(best, sources, s))
             for (il, ag, aa, e) in eps[s]:
                 ng, na = g + ag, a + aa
-                if ng + na + beta[e] > limit:
-                    continue
                 cur = best.get(e)
                 if cur is None:
                     best[e] = (ng, na, s, il)
@@ -262,8 +267,6 @@ class _Determinizer:
                 if best_fin is None or _key(*cand) < _key(*best_fin):
                     best_fin = cand
             for (il, ol, g, a, d) in self.words[s]:
-                if fwd + g0 + g + a0 + a + beta[d] > cutoff:
-                    continue
                 cand = (g0 + g, a0 + a, t0 + (il,) if il else t0)
                 dest = via.setdefault(ol, {})
                 cur = dest.get(d)
@@ -272,14 +275,17 @@ class _Determinizer:
         if best_fin is not None and fwd + best_fin[0] + best_fin[1] <= cutoff:
             self.out.set_final(sid, (best_fin[0], best_fin[1]), best_fin[2])
         for w in sorted(via):
-            elems = self.closure(via[w], fwd)
+            # all arcs with this word; their best path must be within the beam
+            if fwd + min(g + a + beta[d] for d, (g, a, _) in via[w].items()) > cutoff:
+                continue
+            elems = self.closure(via[w])
             if elems:
                 nid, g, a, prefix = self.state_for(elems, fwd)
                 self.out.add_arc(sid, w, (g, a), prefix, nid)
 
     def run(self) -> CompactLattice:
         lat = self.lat
-        start = self.closure({lat.start: (0.0, 0.0, ())}, 0.0)
+        start = self.closure({lat.start: (0.0, 0.0, ())})
         sid, g, a, prefix = self.state_for(start, 0.0)
         self.out.start = sid
         done = set()
@@ -369,3 +375,19 @@ def lattice_to_compact(lat: Lattice) -> CompactLattice:
         clat.arcs[s] = [(ol, g, a, (il,) if il else (), d) for (il, ol, g, a, d) in arcs]
     clat.finals = {s: (g, a, ()) for s, (g, a) in lat.finals.items()}
     return clat
+
+
+def determinize_lattice_compiled(lat: Lattice, beam: float = 8.0, delta: float = 1.0 / 1024,
+                                 max_states: int = 200000, max_raw_arcs: int = 150000) -> CompactLattice:
+    """:func:`determinize_lattice_pruned` in compiled code (``kaldi_kd/decode/csrc``, the same
+    algorithm; the decoder runs it on its raw lattices without leaving C++).  Costs come
+    back as float32 values, as Kaldi stores them.
+
+    Raises:
+        ValueError: the lattice has a cycle, or stays too big even at a small beam.
+    """
+    from kaldi_kd.decode import _latgen
+
+    raw = _latgen.raw_lattice(lat.start, lat.arcs, lat.finals)
+    start, arcs, finals, _ = raw.determinize(beam, delta=delta, max_states=max_states, max_raw_arcs=max_raw_arcs)
+    return CompactLattice(arcs=arcs, finals=finals, start=start)

@@ -57,9 +57,9 @@ if [ $quick = true ]; then
   abl_opts="--seeds 1 --systems ce,interp,hierarchical"
   [ -n "$decode_opts" ] || decode_opts="--beam 10 --max-active 1000 --lattice-beam 5"
 fi
-# Kaldi's nnet decodes use beam 15 with max-active 7000; the embedded lattice decoder has no
-# max-active, and at beam 13 the hybrid AM's flatter posteriors on unseen voices cost an RTF of
-# 0.5-1 on 2 cores (RESULTS.md), so the recipe decodes at beam 11.
+# Kaldi's nnet decodes use beam 15 with max-active 7000; the recipe decodes at beam 11 (max-active
+# 7000, Kaldi's default): at beam 13 the hybrid AM's flatter posteriors on unseen voices cost 2-4x
+# the decoding time for no WER gain (RESULTS.md).
 if [ -z "$decode_opts" ]; then
   decode_opts="--beam 11 --lattice-beam 6"
 fi
