@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The KD learning curve of the synth recipe: the ablation at several amounts of transcribed
-# audio (conf/learning_curve.yaml: 0.5, 1 and 2 h), systems tuned on dev at one size, 3 seeds,
+# audio (conf/learning_curve.yaml: 0.25, 0.5 and 1 h), systems tuned on dev at one size, 3 seeds,
 # teachers that hide the predicted unit's whole word (span masking) and train to convergence.
 #
 # Needs run.sh stages 0-3 (LM text, corpus, features, lang); everything else is made here.
@@ -51,6 +51,7 @@ tune_tag=$(conf tune_size)h
 # GMM size per amount of audio: "<tri1 leaves> <tri1 gaussians> <mono gaussians>"
 gmm_size() {
   case $1 in
+    0.25h) echo "400 2500 400" ;;
     0.5h) echo "600 4000 600" ;;
     1h) echo "900 7000 800" ;;
     2h) echo "1300 10000 1000" ;;
