@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kaldi_kd.kd.learning_curve import (LearningCurveConfig, LearningCurveError, load_choice, run_curve, size_tag,
-                                        tune, write_summary)
+                                        teacher_markdown, teacher_pairs, tune, write_summary)
 from test_ablation import _hyps, write_decode_dir
 
 
@@ -119,3 +119,27 @@ def test_partial_summary_and_errors(tmp_path):
     with pytest.raises(LearningCurveError, match="lc.yaml: unknown keys \\['epoch'\\]"):
         LearningCurveConfig.load(bad)
     assert size_tag(0.5) == "0.5h" and size_tag(2.0) == "2h"
+
+
+def _stats(exp: Path, span: str, ali: dict, held: dict, curve: str) -> None:
+    exp.mkdir(parents=True)
+    table = {"exp/lc/1h/tri1_ali/units/x": dict(ali, span=span), "data/lm/x/valid.txt.gz": dict(held, span=span)}
+    (exp / "teacher_stats.json").write_text(json.dumps(table))
+    (exp / "ppl_curve.tsv").write_text("step\ttrain_loss\tvalid_ppl\tentropy\tp_true\ttop1\n" + curve)
+
+
+def test_teacher_diagnostics_table(tmp_path, monkeypatch):
+    """Each teacher of the tuning size appears twice (no span, span), with its alignment and held-out
+    figures in their own columns and the step it was best at."""
+    monkeypatch.chdir(tmp_path)
+    cfg = _cfg(tmp_path)
+    pairs = teacher_pairs(cfg)
+    assert pairs[0] == ("senone", Path("exp/lc/1h/lm_senone"), Path("exp/lc/1h/lm_senone_span"))
+    _stats(pairs[0][1], "none", {"ppl": 1.13, "entropy": 0.2, "p_true": 0.93, "top1": 0.95},
+           {"ppl": 1.2, "entropy": 0.25, "p_true": 0.9, "top1": 0.92}, "200\t1.0\t1.3\t0\t0\t0\n400\t0.9\t1.2\t0\t0\t0\n")
+    _stats(pairs[0][2], "word", {"ppl": 11.7, "entropy": 2.1, "p_true": 0.3, "top1": 0.43},
+           {"ppl": 12.5, "entropy": 2.2, "p_true": 0.28, "top1": 0.41},
+           "200\t3.0\t14.0\t0\t0\t0\n400\t2.8\t12.5\t0\t0\t0\n600\t2.7\t12.6\t0\t0\t0\n")
+    rows = [r for r in teacher_markdown(cfg).splitlines() if r.startswith("| senone ")]
+    assert rows == ["| senone | none | 400 / 400 (1.20) | 1.13 | 0.20 | 0.930 | 0.950 | 1.20 | 0.25 | 0.900 | 0.920 |",
+                    "| senone | word | 600 / 400 (12.50) | 11.70 | 2.10 | 0.300 | 0.430 | 12.50 | 2.20 | 0.280 | 0.410 |"]

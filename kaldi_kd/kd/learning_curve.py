@@ -381,6 +381,60 @@ def curve_markdown(cfg: LearningCurveConfig, points: Sequence[CurvePoint], chose
     return "\n".join(lines)
 
 
+def teacher_pairs(cfg: LearningCurveConfig) -> List[Tuple[str, Path, Path]]:
+    """(unit, teacher without span masking, span-masked teacher) at the tuning size.
+
+    The span-masked teachers are the config's ``ablation.teachers`` (``{tag}`` filled in);
+    the teacher without span masking is the same directory without its ``_span`` suffix
+    (as ``run_learning_curve.sh`` names them).
+    """
+    tag = size_tag(cfg.tune_size)
+    pairs = []
+    for unit, tmpl in dict(cfg.ablation.get("teachers", {})).items():
+        span = Path(str(tmpl).format(tag=tag))
+        pairs.append((unit, span.with_name(span.name[:-len("_span")] if span.name.endswith("_span") else span.name),
+                      span))
+    return pairs
+
+
+def _curve_summary(exp: Path) -> str:
+    """"<steps trained> / best at <step> (ppl <p>)" from ``ppl_curve.tsv``, or "" without one."""
+    f = exp / "ppl_curve.tsv"
+    if not f.exists():
+        return ""
+    rows = [line.split("\t") for line in f.read_text().splitlines()[1:] if line.strip()]
+    if not rows:
+        return ""
+    best = min(rows, key=lambda r: float(r[2]))
+    return f"{rows[-1][0]} / {best[0]} ({float(best[2]):.2f})"
+
+
+def teacher_markdown(cfg: LearningCurveConfig) -> str:
+    """What each teacher knows (``teacher_stats.json`` of ``steps_py/lm_ppl.py``), without and with span
+    masking: on the tuning size's training alignments and on the held-out LM text."""
+    lines = [f"## Teacher diagnostics (alignments of the {size_tag(cfg.tune_size)} training set; held-out text)", "",
+             "ppl = perplexity, H = mean entropy of q (nats), p(true) = mean probability of the label, "
+             "top-1 = argmax q equals the label. Steps: trained / best (its held-out ppl).", "",
+             "| unit | span | steps / best (ppl) | ali ppl | ali H | ali p(true) | ali top-1 | held-out ppl | "
+             "held-out H | held-out p(true) | held-out top-1 |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for unit, before, after in teacher_pairs(cfg):
+        for exp in (before, after):
+            f = exp / "teacher_stats.json"
+            if not f.exists():
+                continue
+            stats = json.loads(f.read_text())
+            ali = [v for k, v in stats.items() if "valid" not in Path(k).name]
+            held = [v for k, v in stats.items() if "valid" in Path(k).name]
+            cells = []
+            for st in (ali[0] if ali else None, held[0] if held else None):
+                cells += (["", "", "", ""] if st is None else
+                          [f"{st['ppl']:.2f}", f"{st['entropy']:.2f}", f"{st['p_true']:.3f}", f"{st['top1']:.3f}"])
+            span = (ali or held)[0]["span"] if (ali or held) else ""
+            lines.append(f"| {unit} | {span} | {_curve_summary(exp)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def curve_json(points: Sequence[CurvePoint]) -> Dict[str, object]:
     out = []
     for p in points:
@@ -455,5 +509,6 @@ def write_summary(cfg: LearningCurveConfig, complete_only: bool = True,
     plot_curve(points, root / "curve.png")
     write_text_atomic(root / "curve.json", json.dumps(curve_json(points), indent=1) + "\n")
     md = root / "RESULTS.md"
-    write_text_atomic(md, curve_markdown(cfg, points, chosen) + "\n![learning curve](curve.png)\n")
+    write_text_atomic(md, curve_markdown(cfg, points, chosen) + "\n![learning curve](curve.png)\n\n"
+                      + teacher_markdown(cfg))
     return md
