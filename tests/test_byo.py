@@ -190,7 +190,7 @@ KALDI_ROOT = os.environ.get("KALDI_ROOT", "")
 def test_kaldi_binaries_read_our_files(kaldi_run, tmp_path):
     """gmm-info, tree-info, ali-to-pdf, latgen-faster-mapped, lattice-copy, compute-wer on our outputs."""
     src = Path(KALDI_ROOT) / "src"
-    path = os.pathsep.join(str(src / d) for d in ("bin", "gmmbin", "latbin", "fstbin")) + os.pathsep + os.environ["PATH"]
+    path = os.pathsep.join(str(src / d) for d in ("bin", "gmmbin", "latbin", "fstbin", "featbin")) + os.pathsep + os.environ["PATH"]
     env = dict(os.environ, PATH=path)
 
     def k(cmd: str) -> str:
