@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import struct
 from pathlib import Path
 
@@ -155,13 +154,11 @@ def test_our_hclg_is_const_as_kaldis_mkgraph_writes():
     assert read_fst(O / "HCLG.fst").num_states == int(info["# of states"])
 
 
-@pytest.mark.skipif(shutil.which("fstconvert") is None, reason="needs fstconvert (Debian libfst-tools)")
 def test_const_writer_matches_kaldis_hclg_bytes(tmp_path):
     from kaldi_kd.gmm.fstutils import read_fst, write_const_fst
 
     write_const_fst(read_fst(K / "HCLG.fst"), tmp_path / "HCLG.fst")
-    mine, theirs = (tmp_path / "HCLG.fst").read_bytes(), (K / "HCLG.fst").read_bytes()
-    assert mine[:40] == theirs[:40] and mine[48:] == theirs[48:]  # all but the properties word
+    assert (tmp_path / "HCLG.fst").read_bytes() == (K / "HCLG.fst").read_bytes()
 
 
 # ---------------------------------------------------------------- models, trees, alignments
