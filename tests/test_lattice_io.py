@@ -171,3 +171,55 @@ def test_unknown_fst_type_is_named(tmp_path):
     (tmp_path / "bad.fst").write_bytes(bytes(data))
     with pytest.raises(LangError, match=r"bad\.fst: cannot read as an OpenFST graph \(fst type 'vectox'"):
         read_fst(tmp_path / "bad.fst")
+
+
+# ---------------------------------------------------------------- header properties vs OpenFst
+def _openfst_built_as_kaldis_text_reader(lat: Lattice):
+    """A kaldifst.Lattice built with OpenFst's mutable calls in the order Kaldi's text reader
+    makes them (AddState up to the line's state, SetStart on line 1, AddArc / SetFinal)."""
+    from kaldi_kd.decode.lattice_codec import _lattice_lines
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    f, nth = kaldifst.Lattice(), {}
+    for i, (_, ev) in enumerate(_lattice_lines(lat)):
+        s = ev[1]
+        while s >= f.num_states:
+            f.add_state()
+        if i == 0:
+            f.start = s
+        if ev[0] == "arc":
+            il, ol, g, a, d = lat.arcs[s][nth.get(s, 0)]
+            nth[s] = nth.get(s, 0) + 1
+            f.add_arc(s, kaldifst.LatticeArc(il, ol, kaldifst.LatticeWeight(g, a), d))
+            while d >= f.num_states:
+                f.add_state()
+        else:
+            g, a = lat.finals.get(s, (float("inf"), float("inf")))
+            f.set_final(s, kaldifst.LatticeWeight(g, a))
+    return f
+
+
+def _random_lattice(rng, n: int) -> Lattice:
+    lat = Lattice(arcs=[[] for _ in range(n)], start=int(rng.integers(0, n)))
+    for s in range(n):
+        for _ in range(int(rng.integers(0, 4))):
+            g, a = (0.0, 0.0) if rng.random() < 0.3 else (float(rng.normal()), float(rng.normal()))
+            lat.arcs[s].append((int(rng.integers(0, 3)), int(rng.integers(0, 3)), g, a, int(rng.integers(0, n))))
+        if rng.random() < 0.3:
+            lat.finals[s] = (0.0, 0.0) if rng.random() < 0.5 else (1.5, 0.25)
+    return lat
+
+
+def test_binary_bytes_equal_openfsts_after_kaldis_text_reader(tmp_path):
+    """Our header properties are the ones OpenFst keeps after Kaldi's text reader built the
+    lattice: our bytes = OpenFst's own VectorFst::Write of it (cyclic, epsilon, unsorted,
+    weighted and unweighted lattices, dead states)."""
+    import numpy as np
+
+    from kaldi_kd.decode.lattice_codec import lattice_to_bytes
+
+    rng = np.random.default_rng(0)
+    lats = [compact_to_lattice(compact())] + [_random_lattice(rng, int(rng.integers(1, 7))) for _ in range(200)]
+    for lat in lats:
+        _openfst_built_as_kaldis_text_reader(lat).write(str(tmp_path / "x.lat"))
+        assert lattice_to_bytes(lat) == (tmp_path / "x.lat").read_bytes()
