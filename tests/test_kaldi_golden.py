@@ -19,10 +19,8 @@ import pytest
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm  # noqa: F401  (import order)
 from kaldi_kd.data.tables import read_int_vectors, read_table, read_table_dict, write_int_vectors, write_table
 from kaldi_kd.decode.lattice import best_path
-from kaldi_kd.decode.lattice_codec import (
-    compact_lattice_to_bytes, compact_lattice_to_text, compact_to_lattice, lattice_to_bytes, lattice_to_text,
-)
-from kaldi_kd.decode.lattice_io import read_compact_lattices, read_lattices
+from kaldi_kd.decode.lattice_codec import compact_lattice_to_text, compact_to_lattice, lattice_to_text
+from kaldi_kd.decode.lattice_io import read_compact_lattices, read_lattices, write_compact_lattices, write_lattices
 from kaldi_kd.gmm import model_io
 
 GOLDEN = Path(os.environ.get("KALDI_KD_GOLDEN_DIR") or Path(__file__).resolve().parent / "data" / "kaldi" / "golden")
@@ -31,10 +29,6 @@ K, O = GOLDEN / "kaldi", GOLDEN / "ours"
 
 def key_text(items, to_text) -> bytes:
     return b"".join(k.encode() + b" " + to_text(v).encode() for k, v in items)
-
-
-def key_bytes(items, to_bytes) -> bytes:
-    return b"".join(k.encode() + b" " + to_bytes(v) for k, v in items)
 
 
 def gunzip(path: Path) -> bytes:
@@ -77,25 +71,30 @@ def read_compact_lattices_from_scp_text(scp_text: str):
         Path(f.name).unlink()
 
 
-def test_our_lattice_writers_give_kaldis_bytes():
+def test_our_lattice_writers_give_kaldis_bytes(tmp_path):
     """Text: our printer on Kaldi's binary lattices = Kaldi's text; binary: our writer on
     Kaldi's text lattices = Kaldi's text->binary copy (header properties included)."""
     kal = list(read_compact_lattices(K / "lat.1.gz"))
-    assert key_text(kal, compact_lattice_to_text) == (K / "lat.txt").read_bytes()
+    write_compact_lattices(f"ark,t:{tmp_path / 'lat.txt'}", kal)
+    assert (tmp_path / "lat.txt").read_bytes() == (K / "lat.txt").read_bytes()
     from_text = list(read_compact_lattices(K / "lat.txt"))
-    assert key_bytes(from_text, compact_lattice_to_bytes) == (K / "lat_from_text.ark").read_bytes()
+    write_compact_lattices(tmp_path / "lat.ark", from_text)
+    assert (tmp_path / "lat.ark").read_bytes() == (K / "lat_from_text.ark").read_bytes()
     raw = list(read_lattices(K / "lat_raw.ark"))
-    assert key_text(raw, lattice_to_text) == (K / "lat_raw.txt").read_bytes()
+    write_lattices(tmp_path / "raw.txt", raw, binary=False)
+    assert (tmp_path / "raw.txt").read_bytes() == (K / "lat_raw.txt").read_bytes()
     raw_from_text = list(read_lattices(K / "lat_raw.txt"))
-    assert key_bytes(raw_from_text, lattice_to_bytes) == (K / "lat_raw_from_text.ark").read_bytes()
+    write_lattices(tmp_path / "raw.ark", raw_from_text)
+    assert (tmp_path / "raw.ark").read_bytes() == (K / "lat_raw_from_text.ark").read_bytes()
     conv = [(k, compact_to_lattice(c)) for k, c in kal]
     assert key_text(conv, lattice_to_text) == (K / "lat_raw.txt").read_bytes()
 
 
-def test_kaldi_reads_our_lattices_as_we_wrote_them():
+def test_kaldi_reads_our_lattices_as_we_wrote_them(tmp_path):
     ours = list(read_compact_lattices(O / "lat.1.gz"))
     assert gunzip(O / "lat.1.gz") == (K / "ours_lat.copy.ark").read_bytes()  # Kaldi's binary copy: same bytes
-    assert key_bytes(ours, compact_lattice_to_bytes) == gunzip(O / "lat.1.gz")
+    write_compact_lattices(tmp_path / "lat.1.gz", ours)
+    assert gunzip(tmp_path / "lat.1.gz") == gunzip(O / "lat.1.gz")
     assert key_text(ours, compact_lattice_to_text) == (K / "ours_lat.txt").read_bytes()
     conv = [(k, compact_to_lattice(c)) for k, c in ours]
     assert key_text(conv, lattice_to_text) == (K / "ours_lat_raw.txt").read_bytes()
