@@ -25,7 +25,7 @@ mkdir -p "$work" && work=$(cd "$work" && pwd)
 py=$repo/.venv/bin/python
 export KALDI_ROOT
 log() { echo "[kaldi_check $(date +%H:%M:%S)] $*"; }
-[ -x "$KALDI_ROOT/src/latbin/latgen-faster-mapped" ] || { echo "kaldi_check.sh: $KALDI_ROOT is not a built Kaldi" >&2; exit 1; }
+[ -x "$KALDI_ROOT/src/bin/latgen-faster-mapped" ] || { echo "kaldi_check.sh: $KALDI_ROOT is not a built Kaldi" >&2; exit 1; }
 
 log "1. Kaldi-binary tests"
 out=$(cd "$repo" && "$py" -m pytest -q -rs tests/test_byo.py::test_kaldi_binaries_read_our_files \
@@ -40,7 +40,7 @@ for f in run.sh cmd.sh path.sh conf local steps_py; do ln -sfn "$repo/egs/digits
 (cd "$d" && ./run.sh --nj "$nj") > "$work/digits.log" 2>&1 || { tail -30 "$work/digits.log"; exit 1; }
 grep -q "latgen-faster-mapped" "$d/exp/tdnn_ce/decode_test/log/decode.1.log" \
   || { echo "kaldi_check.sh: the digits decode did not run Kaldi's latgen-faster-mapped" >&2; exit 1; }
-(cd "$d" && KALDI_KD_BACKEND=embedded steps_py/decode.py --nj "$nj" --beam 10 --lattice-beam 6 exp/tri1/graph \
+(cd "$d" && . ./path.sh && KALDI_KD_BACKEND=embedded steps_py/decode.py --nj "$nj" --beam 10 --lattice-beam 6 exp/tri1/graph \
    data/test exp/tdnn_ce/loglikes_test exp/tdnn_ce/decode_test_embedded) >> "$work/digits.log" 2>&1
 {
   echo "digits exp/tdnn_ce, same loglikes, beam 10, lattice beam 6:"
