@@ -67,6 +67,8 @@ log "3. bring your own: Kaldi's GMM stages on the digits data, then run_byo.sh"
    --test-sets "$d/data/test_fbank" --exp "$d/exp/byo_kaldi" --conf "$d/conf" --am-config "$d/conf/am_tdnn.yaml" \
    --spm-vocab-size 30 --aux-heads monophone@2,senone@3,subword@4 --kd-lambda 0.2 --kd-tau 1.0) \
    > "$work/byo.log" 2>&1 || { tail -30 "$work/byo.log"; exit 1; }
+grep -q "latgen-faster-mapped" "$d/exp/byo_kaldi/am_ce/decode_test_fbank/log/decode.1.log" \
+  || { echo "kaldi_check.sh: run_byo.sh's decode (--cmd jobs) did not run Kaldi's latgen-faster-mapped" >&2; exit 1; }
 for am in am_ce am_kd; do
   echo "byo from Kaldi's tri1_ali, $am: $(cat "$d/exp/byo_kaldi/$am/decode_test_fbank/scoring_kaldi/best_wer")"
 done | tee "$work/byo_wer.txt"
