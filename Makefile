@@ -2,6 +2,8 @@
 #   make setup && make demo    install everything, run the tiny digits recipe end to end (2-3 min)
 #   make ablation              the digits KD ablation (after make demo; ~400 CPU-seconds)
 #   make test                  the test suite (installs first if needed)
+#   make kaldi-check           against real Kaldi (KALDI_ROOT=<build>): Kaldi-binary tests, digits with Kaldi's
+#                              decoder, bring-your-own from Kaldi's GMM stages (tools/kaldi_check.sh)
 #   make synth                 the medium recipe (egs/synth/s5, 5 h of audio) end to end
 #   make learning-curve        the KD learning curve on a 1 h synth corpus (egs/synth/s5/run_learning_curve.sh)
 
@@ -27,7 +29,7 @@ SYNTH_APT_NEEDS := bible-kjv:/usr/bin/bible sword-text-web:/usr/share/sword/mods
 APT_INSTALL ?= tools/apt_install.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup apt apt-synth setup-synth demo ablation synth learning-curve test bench clean doctor
+.PHONY: setup apt apt-synth setup-synth demo ablation synth learning-curve test bench clean doctor kaldi-check
 
 setup: apt .setup.stamp
 
@@ -83,6 +85,11 @@ learning-curve: setup-synth
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests
+
+# Conformance with real Kaldi (needs KALDI_ROOT; about 10 minutes on 2 cores).
+kaldi-check: setup
+	@[ -n "$$KALDI_ROOT" ] || { echo "make kaldi-check: set KALDI_ROOT to a built Kaldi"; exit 1; }
+	tools/kaldi_check.sh
 
 bench: setup
 	@for b in bench/*.py; do [ -e "$$b" ] || continue; echo "== $$b"; $(PY) $$b || exit 1; done

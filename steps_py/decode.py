@@ -17,10 +17,10 @@ import logging
 import sys
 from pathlib import Path
 
-from kaldi_kd.decode.jobs import DecodeJob, run_decode_job
+from kaldi_kd.decode.jobs import DecodeJob
 from kaldi_kd.decode.stage import (
     StageError, add_decoder_options, decoder_config_from_args, find_trans_model, loglike_num_jobs,
-    require, run_decode_stage, score_after_decode,
+    require, run_backend_job, run_decode_stage, score_after_decode,
 )
 from kaldi_kd.errors import run_main
 from kaldi_kd.gmm.exp_check import KaldiExpError, decode_input_problems
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
                      config=decoder_config_from_args(args), overwrite=args.overwrite,
                      progress=(nj == 1 and not args.job))
     if args.job:  # one job, logging to stderr (the runner's log file)
-        run_decode_job(int(args.job), spec)
+        run_backend_job(int(args.job), spec)
         return 0
     script_args = [a for a in (argv if argv is not None else sys.argv[1:])]
     run_decode_stage(spec, args.cmd or None, str(Path(__file__).resolve()), script_args)

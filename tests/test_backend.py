@@ -70,3 +70,23 @@ def test_wheels_import_does_not_hang():
         capture_output=True, text=True, timeout=60, env={**os.environ},
     )
     assert proc.returncode == 0 and proc.stdout.strip() == "kaldilm"
+
+
+def test_decode_jobs_use_the_kaldi_backend_under_any_runner(monkeypatch):
+    """Each decode job, whether run by the local pool or as a --cmd job (--job JOB), goes to
+    Kaldi's latgen-faster-mapped when the backend is kaldi, and to ours otherwise."""
+    from kaldi_kd.decode import stage
+    from kaldi_kd.kaldi.backend import Backend
+
+    calls = []
+    monkeypatch.setattr(stage, "run_kaldi_decode_job", lambda job, spec, backend: calls.append(("kaldi", job)))
+    monkeypatch.setattr(stage, "run_decode_job", lambda job, spec: calls.append(("ours", job)))
+
+    class Spec:
+        kind = "loglikes"
+
+    monkeypatch.setattr("kaldi_kd.kaldi.backend.detect_backend", lambda: Backend("kaldi", None))
+    stage.run_backend_job(3, Spec())
+    monkeypatch.setattr("kaldi_kd.kaldi.backend.detect_backend", lambda: Backend("embedded"))
+    stage.run_backend_job(4, Spec())
+    assert calls == [("kaldi", 3), ("ours", 4)]

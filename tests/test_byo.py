@@ -24,6 +24,7 @@ from kaldi_kd.gmm.ngram import NgramConfig, make_lang_test
 from kaldi_kd.gmm.train_mono import MonoConfig, train_mono
 
 from gmm_corpus import make_data, make_lang
+from kaldi_env import kaldi_env, needs_kaldi
 
 ROOT = Path(__file__).resolve().parents[1]
 MONO = MonoConfig(num_iters=4, max_iter_inc=3, totgauss=60, realign_iters=(1, 2, 3))
@@ -182,16 +183,10 @@ def test_missing_files_named(copy_run):
     assert "graph_tgsmall/HCLG.fst to exist" in str(e.value) and "mono_ali/ali.*.gz" in str(e.value)
 
 
-KALDI_ROOT = os.environ.get("KALDI_ROOT", "")
-
-
-@pytest.mark.skipif(not KALDI_ROOT or not Path(KALDI_ROOT, "src", "gmmbin", "gmm-info").exists(),
-                    reason="KALDI_ROOT with built Kaldi binaries not set (no Kaldi here)")
+@needs_kaldi
 def test_kaldi_binaries_read_our_files(kaldi_run, tmp_path):
     """gmm-info, tree-info, ali-to-pdf, latgen-faster-mapped, lattice-copy, compute-wer on our outputs."""
-    src = Path(KALDI_ROOT) / "src"
-    path = os.pathsep.join(str(src / d) for d in ("bin", "gmmbin", "latbin", "fstbin")) + os.pathsep + os.environ["PATH"]
-    env = dict(os.environ, PATH=path)
+    env = kaldi_env()
 
     def k(cmd: str) -> str:
         res = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True, cwd=kaldi_run)

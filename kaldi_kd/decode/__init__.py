@@ -2,7 +2,9 @@
 
 Modules:
     lattice      LatticeWeight semiring, Lattice / CompactLattice, scale, penalty, best path, prune
-    lattice_io   CompactLattice arks in Kaldi's text and binary formats (lat.N.gz)
+    lattice_codec  one Lattice / CompactLattice <-> Kaldi's binary (OpenFst) or text bytes
+    fst_properties the OpenFst header properties Kaldi's text reader leaves (byte-exact binary)
+    lattice_io   lattice tables as Kaldi reads/writes them: ark (binary/text, gzip, pipes), scp
     determinize  word-level pruned determinization (like lattice-determinize-pruned): the
                  Python reference of the compiled one
     decoder      MappedDecoder (latgen-faster-mapped), graph reading, GMM log-likelihoods

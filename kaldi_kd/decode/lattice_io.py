@@ -1,20 +1,25 @@
-"""CompactLattice tables in Kaldi's ark format (text and binary), e.g. ``lat.N.gz``.
+"""Lattice tables as Kaldi reads and writes them: ark (binary or text, gzip'd or piped) and scp.
 
-Binary entries are ``key + " " + "\\0B" + <OpenFst VectorFst binary>`` with the
-fst header Kaldi's ``CompactLattice::Write`` produces: magic 2125659606, fst type
-"vector", arc type "compactlattice44", version 2, flags 0, properties, start,
-number of states, number of arcs (0: unknown); then per state the final weight
-(float graph, float acoustic, int32 n, n × int32 transition-ids), int64 number
-of arcs and per arc int32 ilabel, int32 olabel (the word, twice), the weight,
-int32 next state.  All little-endian.
+An archive entry is ``key + " "`` followed directly by one lattice in the form of
+:mod:`kaldi_kd.decode.lattice_codec` — binary starts with the FST magic (byte 0xd6),
+text with a newline.  Unlike matrices and vectors there is no ``\\0B`` marker (archives
+written by kaldi-kd before this was fixed had one; they are still read).
 
-Text entries are Kaldi's ``lattice-copy ark,t:`` form: ``key\\n`` then one line
-per arc ``src\\tdst\\tword\\tgraph,acoustic,t1_t2_...`` (the weight left out when
-it is One), one line per final state ``s\\tweight`` (``s`` alone when One), and an
-empty line.
+Read specifiers (Kaldi's rspecifiers, options such as ``,s,cs`` ignored)::
 
-Raw state-level lattices (weight type "lattice4") can be read from the binary
-form too, and :func:`lattice_from_kaldifst` converts a ``kaldifst.Lattice``.
+    lat.1.gz | lat.ark                     a file (gzip'd or not, binary or text entries)
+    ark:lat.ark | "ark:gunzip -c lat.1.gz|" an archive or a command's output
+    scp:lat.scp                            lines "key file:offset" (or "key file")
+
+Write specifiers::
+
+    lat.1.gz | lat.ark | ark:lat.ark       an archive (gzip'd when the name ends in .gz)
+    ark,t:lat.txt                          text entries
+    ark,scp:lat.ark,lat.scp                archive plus an scp with byte offsets
+    "ark:| gzip -c > lat.1.gz"             into a command
+
+Kaldi reads every kind as either lattice type (``read_lattices`` gives state-level
+Lattices, ``read_compact_lattices`` CompactLattices; the other type is converted).
 """
 
 from __future__ import annotations
@@ -25,300 +30,229 @@ import os
 import struct
 import subprocess
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, List, Tuple, Union
-
-import numpy as np
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from kaldi_kd.data.atomic import atomic_path
-from kaldi_kd.decode.lattice import INF, CompactLattice, Lattice, LatticeError
-from kaldi_kd.errors import KaldiKdError
+from kaldi_kd.decode.lattice import CompactLattice, Lattice, LatticeError
+from kaldi_kd.decode.lattice_codec import (  # noqa: F401  (re-exported: the public lattice I/O)
+    BINARY_FIRST_BYTE, COMPACT_ARC_TYPE, FST_MAGIC, LATTICE_ARC_TYPE, LatticeIOError, _Reader,
+    compact_lattice_from_reader, compact_lattice_from_text, compact_lattice_to_bytes,
+    compact_lattice_to_text, compact_to_lattice, lattice_from_reader, lattice_from_text,
+    lattice_to_bytes, lattice_to_text, parse_text_lattice,
+)
 
 PathLike = Union[str, os.PathLike]
-
-FST_MAGIC = 2125659606
-COMPACT_ARC_TYPE = b"compactlattice44"
-LATTICE_ARC_TYPE = b"lattice4"
-# kExpanded | kMutable: every other property "unknown", always safe for readers.
-_PROPERTIES = 0x3
-
-
-class LatticeIOError(KaldiKdError, ValueError):
-    """A lattice table could not be read or written; the message names the file/key."""
+_WS = b" \t\r\n"
 
 
 # --------------------------------------------------------------------------
-# binary
+# specifiers
 
-def _write_compact_weight(buf: List[bytes], g: float, a: float, tids: Tuple[int, ...]) -> None:
-    buf.append(struct.pack("<ffi", g, a, len(tids)))
-    if tids:
-        buf.append(np.asarray(tids, dtype="<i4").tobytes())
-
-
-def compact_lattice_to_bytes(clat: CompactLattice) -> bytes:
-    """The OpenFst binary form of a CompactLattice (no Kaldi table framing)."""
-    buf: List[bytes] = [struct.pack("<i", FST_MAGIC)]
-    for s in (b"vector", COMPACT_ARC_TYPE):
-        buf.append(struct.pack("<i", len(s)) + s)
-    buf.append(struct.pack("<iiQqqq", 2, 0, _PROPERTIES, clat.start, clat.num_states, 0))
-    for s in range(clat.num_states):
-        fin = clat.finals.get(s)
-        if fin is None:
-            _write_compact_weight(buf, INF, INF, ())
-        else:
-            _write_compact_weight(buf, *fin)
-        buf.append(struct.pack("<q", len(clat.arcs[s])))
-        for (w, g, a, t, d) in clat.arcs[s]:
-            buf.append(struct.pack("<ii", w, w))
-            _write_compact_weight(buf, g, a, t)
-            buf.append(struct.pack("<i", d))
-    return b"".join(buf)
-
-
-class _Reader:
-    """Little-endian reader over a bytes buffer with a position."""
-
-    def __init__(self, data: bytes, pos: int = 0):
-        self.data, self.pos = data, pos
-
-    def unpack(self, fmt: str) -> tuple:
-        vals = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += struct.calcsize(fmt)
-        return vals
-
-    def string(self) -> bytes:
-        (n,) = self.unpack("<i")
-        s = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return s
-
-
-def _read_fst_header(r: _Reader) -> Tuple[bytes, int, int]:
-    (magic,) = r.unpack("<i")
-    if magic != FST_MAGIC:
-        raise LatticeIOError(f"bad OpenFst magic number {magic}")
-    fst_type, arc_type = r.string(), r.string()
-    if fst_type != b"vector":
-        raise LatticeIOError(f"fst type {fst_type!r} not supported (expected 'vector')")
-    version, flags, _props, start, nstates, _narcs = r.unpack("<iiQqqq")
-    if flags & 0x3:
-        raise LatticeIOError("lattices with attached symbol tables are not supported")
-    if nstates < 0:
-        raise LatticeIOError("fst header without a state count is not supported")
-    return arc_type, start, nstates
-
-
-def compact_lattice_from_reader(r: _Reader) -> CompactLattice:
-    """Parse one binary CompactLattice (or a "lattice4" Lattice, converted) at ``r.pos``."""
-    arc_type, start, nstates = _read_fst_header(r)
-    if arc_type == LATTICE_ARC_TYPE:
-        return _lattice_body_as_compact(r, start, nstates)
-    if arc_type != COMPACT_ARC_TYPE:
-        raise LatticeIOError(f"arc type {arc_type!r}: expected 'compactlattice44' or 'lattice4'")
-    data = r.data
-    clat = CompactLattice(arcs=[[] for _ in range(nstates)], start=int(start))
-    pos = r.pos
-    unpack = struct.unpack_from
-    for s in range(nstates):
-        g, a, n = unpack("<ffi", data, pos)
-        pos += 12
-        tids = unpack(f"<{n}i", data, pos) if n else ()
-        pos += 4 * n
-        if g != INF:
-            clat.finals[s] = (g, a, tids)
-        (narcs,) = unpack("<q", data, pos)
-        pos += 8
-        arcs = clat.arcs[s]
-        for _ in range(narcs):
-            il, _ol, g, a, n = unpack("<iiffi", data, pos)
-            pos += 20
-            tids = unpack(f"<{n}i", data, pos) if n else ()
-            pos += 4 * n
-            (d,) = unpack("<i", data, pos)
-            pos += 4
-            arcs.append((il, g, a, tids, d))
-    r.pos = pos
-    return clat
-
-
-def lattice_from_reader(r: _Reader) -> Lattice:
-    """Parse one binary state-level Lattice ("lattice4") at ``r.pos``."""
-    arc_type, start, nstates = _read_fst_header(r)
-    if arc_type != LATTICE_ARC_TYPE:
-        raise LatticeIOError(f"arc type {arc_type!r}: expected 'lattice4'")
-    return _lattice_body(r, start, nstates)
-
-
-def _lattice_body(r: _Reader, start: int, nstates: int) -> Lattice:
-    lat = Lattice(arcs=[[] for _ in range(nstates)], start=int(start))
-    for s in range(nstates):
-        g, a, narcs = r.unpack("<ffq")
-        if g != INF:
-            lat.finals[s] = (g, a)
-        for _ in range(narcs):
-            il, ol, g, a, d = r.unpack("<iiffi")
-            lat.arcs[s].append((il, ol, g, a, d))
-    return lat
-
-
-def _lattice_body_as_compact(r: _Reader, start: int, nstates: int) -> CompactLattice:
-    from kaldi_kd.decode.determinize import lattice_to_compact  # local: avoid a cycle
-
-    return lattice_to_compact(_lattice_body(r, start, nstates))
-
-
-# --------------------------------------------------------------------------
-# text
-
-def _fmt(x: float) -> str:
-    if x == INF:
-        return "Infinity"
-    if x == -INF:
-        return "-Infinity"
-    return f"{x:.6g}"
-
-
-def _weight_text(g: float, a: float, tids: Tuple[int, ...]) -> str:
-    return f"{_fmt(g)},{_fmt(a)}," + "_".join(str(t) for t in tids)
-
-
-def compact_lattice_to_text(clat: CompactLattice) -> str:
-    """Kaldi's text form of a CompactLattice (without key, with the blank terminating line).
-
-    States are printed start first, like OpenFst's printer.
-    """
-    lines: List[str] = []
-    order = [clat.start] + [s for s in range(clat.num_states) if s != clat.start] if clat.start >= 0 else []
-    for s in order:
-        for (w, g, a, t, d) in clat.arcs[s]:
-            if g == 0.0 and a == 0.0 and not t:
-                lines.append(f"{s}\t{d}\t{w}")
-            else:
-                lines.append(f"{s}\t{d}\t{w}\t{_weight_text(g, a, t)}")
-        fin = clat.finals.get(s)
-        if fin is not None:
-            if fin[0] == 0.0 and fin[1] == 0.0 and not fin[2]:
-                lines.append(f"{s}")
-            else:
-                lines.append(f"{s}\t{_weight_text(*fin)}")
-    return "".join(line + "\n" for line in lines) + "\n"
-
-
-def _parse_weight(tok: str) -> Tuple[float, float, Tuple[int, ...]]:
-    parts = tok.split(",")
-    if len(parts) != 3:
-        raise LatticeIOError(f"bad CompactLatticeWeight {tok!r} (expected g,a,t1_t2...)")
-    tids = tuple(int(x) for x in parts[2].split("_") if x)
-    return float(parts[0]), float(parts[1]), tids
-
-
-def compact_lattice_from_text(lines: List[str]) -> CompactLattice:
-    """Parse the lines of one text CompactLattice (no key, no blank line)."""
-    arcs: dict = {}
-    finals: dict = {}
-    start = -1
-    max_state = -1
-    for line in lines:
-        f = line.split()
-        s = int(f[0])
-        if start < 0:
-            start = s
-        if len(f) in (3, 4):
-            d, w = int(f[1]), int(f[2])
-            g, a, t = _parse_weight(f[3]) if len(f) == 4 else (0.0, 0.0, ())
-            arcs.setdefault(s, []).append((w, g, a, t, d))
-            max_state = max(max_state, s, d)
-        elif len(f) in (1, 2):
-            finals[s] = _parse_weight(f[1]) if len(f) == 2 else (0.0, 0.0, ())
-            max_state = max(max_state, s)
-        else:
-            raise LatticeIOError(f"bad lattice line {line!r}")
-    clat = CompactLattice(arcs=[arcs.get(s, []) for s in range(max_state + 1)], start=start)
-    clat.finals = finals
-    return clat
-
-
-# --------------------------------------------------------------------------
-# tables
-
-def _open_read(spec: PathLike) -> Tuple[bytes, str]:
+def _split_spec(spec: PathLike) -> Tuple[str, List[str], str]:
+    """(kind "ark"/"scp"/"", options, target) of a Kaldi r/wspecifier or a plain path."""
     spec = str(spec)
-    if ":" in spec.split("/")[0] and spec.split(":", 1)[0].split(",")[0] == "ark":
-        spec = spec.split(":", 1)[1]
-    if spec.endswith("|"):
-        proc = subprocess.run(spec[:-1], shell=True, capture_output=True, check=False)
+    head, sep, rest = spec.partition(":")
+    opts = head.split(",")
+    if sep and opts[0] in ("ark", "scp") and all(o in ("ark", "scp", "t", "b", "s", "cs", "ns", "o", "p", "f", "nf")
+                                                 for o in opts):
+        kinds = [o for o in opts if o in ("ark", "scp")]
+        return "+".join(kinds), [o for o in opts if o not in ("ark", "scp")], rest
+    return ("scp" if spec.endswith(".scp") else "ark"), [], spec
+
+
+def _read_source(target: str) -> bytes:
+    """The bytes of a file (gunzipped when gzip'd) or of a command's stdout (``cmd |``)."""
+    if target.rstrip().endswith("|"):
+        proc = subprocess.run(target.rstrip()[:-1], shell=True, capture_output=True, check=False)
         if proc.returncode != 0:
-            raise LatticeIOError(f"{spec}: command failed: {proc.stderr.decode()[-500:]}")
-        return proc.stdout, spec
-    if not os.path.exists(spec):
-        raise LatticeIOError(f"{spec}: no such lattice file")
-    with open(spec, "rb") as f:
+            raise LatticeIOError(f"{target}: command failed: {proc.stderr.decode(errors='replace')[-500:]}")
+        return proc.stdout
+    if not os.path.exists(target):
+        raise LatticeIOError(f"{target}: no such lattice file")
+    with open(target, "rb") as f:
         data = f.read()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data, spec
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
 
 
-def read_compact_lattices(spec: PathLike) -> Iterator[Tuple[str, CompactLattice]]:
-    """Iterate (utt, CompactLattice) over a lattice ark (binary or text, gzip'd or not).
+# --------------------------------------------------------------------------
+# reading
 
-    ``spec`` is a path (``lat.1.gz``), ``ark:path`` or ``ark:cmd|`` (e.g.
-    ``"ark:gunzip -c exp/x/decode/lat.1.gz|"``).
+def _object_at(data: bytes, pos: int, parse_binary: Callable, parse_text: Callable):
+    """Parse one lattice at ``pos`` (Kaldi's holder rule: 0xd6 = binary, whitespace = text).
+
+    Returns:
+        (lattice, position after it).
     """
-    data, name = _open_read(spec)
+    if data[pos:pos + 2] == b"\0B" and data[pos + 2:pos + 3] == bytes([BINARY_FIRST_BYTE]):
+        pos += 2  # written by kaldi-kd < the conformance fix
+    first = data[pos:pos + 1]
+    if first == bytes([BINARY_FIRST_BYTE]):
+        r = _Reader(data, pos)
+        return parse_binary(r), r.pos
+    if first and first in _WS:
+        while data[pos:pos + 1] in (b" ", b"\t", b"\r"):
+            pos += 1
+        if data[pos:pos + 1] != b"\n":
+            raise LatticeIOError("text lattice: expected a newline after the key")
+        end = data.find(b"\n\n", pos)
+        if end < 0:
+            end = len(data)
+        lines = data[pos + 1:end].decode("ascii").splitlines()
+        return parse_text(lines), end + 2
+    raise LatticeIOError(f"does not appear to be an FST (first byte {first!r} is neither "
+                         "the binary magic 0xd6 nor whitespace)")
+
+
+def _iter_ark(data: bytes, name: str, parse_binary: Callable, parse_text: Callable) -> Iterator[tuple]:
     pos, n = 0, len(data)
     while True:
-        while pos < n and data[pos:pos + 1] in (b"\n", b" ", b"\r", b"\t"):
+        while pos < n and data[pos] in _WS:
             pos += 1
         if pos >= n:
             return
-        sp = data.find(b" ", pos)
-        if sp < 0:
-            raise LatticeIOError(f"{name}: truncated entry at byte {pos}")
-        key = data[pos:sp].decode()
-        pos = sp + 1
+        end = pos
+        while end < n and data[end] not in _WS:
+            end += 1
+        key = data[pos:end].decode("utf-8", errors="replace")
+        if end >= n:
+            raise LatticeIOError(f"{name}: truncated entry for utterance '{key}' at byte {pos}")
+        pos = end + 1 if data[end:end + 1] == b" " else end
         try:
-            if data[pos:pos + 2] == b"\0B":
-                r = _Reader(data, pos + 2)
-                clat = compact_lattice_from_reader(r)
-                pos = r.pos
-            else:
-                end = data.find(b"\n\n", pos)
-                end = n if end < 0 else end
-                text = data[pos:end].decode()
-                clat = compact_lattice_from_text([ln for ln in text.splitlines() if ln.strip()])
-                pos = end + 2
-        except (LatticeIOError, LatticeError, struct.error, ValueError) as err:
+            obj, pos = _object_at(data, pos, parse_binary, parse_text)
+        except (LatticeIOError, LatticeError, struct.error, ValueError, UnicodeDecodeError) as err:
             raise LatticeIOError(f"{name}: cannot read lattice for utterance '{key}': {err}") from err
-        yield key, clat
+        yield key, obj
 
 
-def write_compact_lattices(path: PathLike, items: Iterable[Tuple[str, CompactLattice]],
-                           binary: bool = True) -> int:
-    """Write (utt, CompactLattice) pairs as a Kaldi ark, atomically (gzip'd if ``.gz``).
+def _iter_scp(scp: str, parse_binary: Callable, parse_text: Callable) -> Iterator[tuple]:
+    cache: Dict[str, bytes] = {}
+    for lineno, line in enumerate(_read_source(scp).decode().splitlines(), 1):
+        if not line.strip():
+            continue
+        key, _, rx = line.strip().partition(" ")
+        rx = rx.strip()
+        target, offset = rx, 0
+        if not rx.endswith("|") and ":" in rx and rx.rsplit(":", 1)[1].isdigit():
+            target, off = rx.rsplit(":", 1)
+            offset = int(off)
+        if target not in cache:
+            cache = {target: _read_source(target)}  # scp entries are usually in file order
+        try:
+            obj, _ = _object_at(cache[target], offset, parse_binary, parse_text)
+        except (LatticeIOError, LatticeError, struct.error, ValueError, UnicodeDecodeError) as err:
+            raise LatticeIOError(f"{scp}:{lineno}: cannot read lattice for utterance '{key}' "
+                                 f"from {rx}: {err}") from err
+        yield key, obj
 
-    Returns:
-        the number of lattices written.
+
+def _read_table(spec: PathLike, parse_binary: Callable, parse_text: Callable) -> Iterator[tuple]:
+    kind, _, target = _split_spec(spec)
+    if kind == "scp":
+        return _iter_scp(target, parse_binary, parse_text)
+    if kind != "ark":
+        raise LatticeIOError(f"{spec}: a read specifier is 'ark:...' or 'scp:...'")
+    name = target.rstrip("| ") if target.rstrip().endswith("|") else target
+    return _iter_ark(_read_source(target), name, parse_binary, parse_text)
+
+
+def read_compact_lattices(spec: PathLike) -> Iterator[Tuple[str, CompactLattice]]:
+    """Iterate (utt, CompactLattice) over a lattice table (see the module doc for ``spec``).
+
+    Raises:
+        LatticeIOError: naming the file and the utterance whose lattice is unreadable.
     """
-    path = Path(path)
+    return _read_table(spec, compact_lattice_from_reader, compact_lattice_from_text)
+
+
+def read_lattices(spec: PathLike) -> Iterator[Tuple[str, Lattice]]:
+    """Iterate (utt, state-level Lattice) over a lattice table (compact entries converted)."""
+    return _read_table(spec, lattice_from_reader, lattice_from_text)
+
+
+# --------------------------------------------------------------------------
+# writing
+
+def _check_key(key: str) -> None:
+    if not key or any(c.isspace() for c in key):
+        raise LatticeIOError(f"invalid utterance id {key!r}")
+
+
+def write_compact_lattice_entry(f: BinaryIO, key: str, clat: CompactLattice, binary: bool = True) -> None:
+    """Write one archive entry (``key``, a space, the lattice) to an open binary stream."""
+    _check_key(key)
+    body = compact_lattice_to_bytes(clat) if binary else compact_lattice_to_text(clat).encode()
+    f.write(key.encode() + b" " + body)
+
+
+def write_lattice_entry(f: BinaryIO, key: str, lat: Lattice, binary: bool = True) -> None:
+    """Write one state-level lattice entry to an open binary stream."""
+    _check_key(key)
+    body = lattice_to_bytes(lat) if binary else lattice_to_text(lat).encode()
+    f.write(key.encode() + b" " + body)
+
+
+def _write_table(wspec: PathLike, items: Iterable[tuple], write_entry: Callable, binary: bool) -> int:
+    kind, opts, target = _split_spec(wspec)
+    binary = binary and "t" not in opts
+    if kind == "ark+scp":
+        ark, _, scp = target.partition(",")
+        if not scp or ark.endswith(".gz"):
+            raise LatticeIOError(f"{wspec}: expected 'ark,scp:<plain ark>,<scp>'")
+        return _write_ark_scp(Path(ark), Path(scp), items, write_entry, binary)
+    if kind != "ark":
+        raise LatticeIOError(f"{wspec}: a write specifier is 'ark:...' or 'ark,scp:...'")
+    if target.lstrip().startswith("|"):
+        return _write_pipe(target.lstrip()[1:], items, write_entry, binary)
     n = 0
+    path = Path(target)
     with atomic_path(path) as tmp:
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(tmp, "wb") as f:
-            for key, clat in items:
-                write_compact_lattice_entry(f, key, clat, binary)
+            for key, lat in items:
+                write_entry(f, key, lat, binary)
                 n += 1
     return n
 
 
-def write_compact_lattice_entry(f: BinaryIO, key: str, clat: CompactLattice, binary: bool = True) -> None:
-    """Write one table entry to an open binary stream."""
-    if not key or any(c.isspace() for c in key):
-        raise LatticeIOError(f"invalid utterance id {key!r}")
-    if binary:
-        f.write(key.encode() + b" \0B" + compact_lattice_to_bytes(clat))
-    else:
-        f.write((key + " \n" + compact_lattice_to_text(clat)).encode())
+def _write_ark_scp(ark: Path, scp: Path, items: Iterable[tuple], write_entry: Callable, binary: bool) -> int:
+    lines: List[str] = []
+    with atomic_path(ark) as tmp, open(tmp, "wb") as f:
+        for key, lat in items:
+            _check_key(key)
+            lines.append(f"{key} {ark}:{f.tell() + len(key.encode()) + 1}\n")
+            write_entry(f, key, lat, binary)
+    with atomic_path(scp) as tmp:
+        Path(tmp).write_text("".join(lines))
+    return len(lines)
+
+
+def _write_pipe(cmd: str, items: Iterable[tuple], write_entry: Callable, binary: bool) -> int:
+    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE)
+    n = 0
+    try:
+        for key, lat in items:
+            write_entry(proc.stdin, key, lat, binary)
+            n += 1
+    finally:
+        proc.stdin.close()
+        rc = proc.wait()
+    if rc != 0:
+        raise LatticeIOError(f"'{cmd}': command exited with status {rc}")
+    return n
+
+
+def write_compact_lattices(wspec: PathLike, items: Iterable[Tuple[str, CompactLattice]],
+                           binary: bool = True) -> int:
+    """Write (utt, CompactLattice) pairs as a Kaldi table (see the module doc for ``wspec``).
+
+    Files are written atomically.  Returns the number of lattices written.
+    """
+    return _write_table(wspec, items, write_compact_lattice_entry, binary)
+
+
+def write_lattices(wspec: PathLike, items: Iterable[Tuple[str, Lattice]], binary: bool = True) -> int:
+    """Write (utt, state-level Lattice) pairs as a Kaldi table; returns the number written."""
+    return _write_table(wspec, items, write_lattice_entry, binary)
 
 
 def lattice_from_kaldifst(fst) -> Lattice:
@@ -340,3 +274,4 @@ def lattice_from_kaldifst(fst) -> Lattice:
         else:
             raise LatticeIOError(f"unexpected line in raw lattice: {line!r}")
     return lat
+

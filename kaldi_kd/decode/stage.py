@@ -59,7 +59,6 @@ def run_decode_stage(spec: DecodeJob, cmd: Optional[str], script: str, script_ar
     without, in a local process pool.
     """
     from kaldi_kd.data.jobs import run_cmd_jobs, run_local_jobs
-    from kaldi_kd.kaldi.backend import detect_backend
 
     ddir = Path(spec.decode_dir)
     (ddir / "log").mkdir(parents=True, exist_ok=True)
@@ -73,21 +72,21 @@ def run_decode_stage(spec: DecodeJob, cmd: Optional[str], script: str, script_ar
         argv = [sys.executable, script, "--job", "JOB"] + script_args
         run_cmd_jobs(cmd, spec.num_jobs, str(ddir / "log" / "decode.JOB.log"), argv)
     else:
-        backend = detect_backend()
-        if backend.is_kaldi and spec.kind == "loglikes":
-            fn, kwargs = _kaldi_job, {"spec": spec, "backend": backend}
-        else:
-            fn, kwargs = _job, {"spec": spec}
-        run_local_jobs(fn, spec.num_jobs, str(ddir / "log" / "decode.JOB.log"), kwargs, progress="decode")
+        run_local_jobs(run_backend_job, spec.num_jobs, str(ddir / "log" / "decode.JOB.log"), {"spec": spec},
+                       progress="decode")
     write_text_atomic(ddir / "num_jobs", f"{spec.num_jobs}\n")
 
 
-def _job(job: int, spec: DecodeJob):
+def run_backend_job(job: int, spec: DecodeJob):
+    """Decode one job with the backend the environment selects: Kaldi's latgen-faster-mapped
+    for log-likelihoods when ``KALDI_ROOT`` holds a built Kaldi, else the embedded decoder.
+    Used by the local pool and by each ``--cmd`` job (``--job JOB``) alike."""
+    from kaldi_kd.kaldi.backend import detect_backend
+
+    backend = detect_backend()
+    if backend.is_kaldi and spec.kind == "loglikes":
+        return run_kaldi_decode_job(job, spec, backend)
     return run_decode_job(job, spec)
-
-
-def _kaldi_job(job: int, spec: DecodeJob, backend):
-    return run_kaldi_decode_job(job, spec, backend)
 
 
 def add_decoder_options(parser) -> None:

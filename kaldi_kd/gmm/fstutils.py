@@ -6,8 +6,12 @@ so arcs are read from the FST's text form (``to_str``, fstprint's format).
 
 from __future__ import annotations
 
+import struct
+import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, NamedTuple, Set, Union
+
+import numpy as np
 
 from kaldi_kd.gmm.symbols import LangError
 
@@ -25,7 +29,11 @@ class Arc(NamedTuple):
 
 
 def read_fst(path: PathLike):
-    """Read an OpenFST binary StdVectorFst (vector or const) as a StdVectorFst.
+    """Read an OpenFST binary FST of standard arcs, ``vector`` or ``const``, as a StdVectorFst.
+
+    Kaldi's ``utils/mkgraph.sh`` writes HCLG.fst as a ConstFst; G.fst and L.fst are vector
+    FSTs.  kaldifst reads only the vector kind, so a ConstFst is rewritten as vector
+    bytes first (:func:`const_to_vector_bytes`).
 
     Raises:
         LangError: when ``path`` is missing or not a readable FST.
@@ -35,6 +43,15 @@ def read_fst(path: PathLike):
     path = Path(path)
     if not path.is_file():
         raise LangError(f"expected FST {path} to exist")
+    fst_type = _fst_type(path)
+    if fst_type == "const":
+        with tempfile.TemporaryDirectory() as tmp:
+            vec = Path(tmp) / "vector.fst"
+            vec.write_bytes(const_to_vector_bytes(path.read_bytes(), str(path)))
+            return read_fst(vec)
+    if fst_type != "vector":
+        raise LangError(f"{path}: cannot read as an OpenFST graph (fst type {fst_type!r}; "
+                        "expected 'vector' or 'const')")
     try:
         fst = kaldifst.StdVectorFst.read(str(path))
     except Exception as e:  # the wheel may raise RuntimeError with OpenFST's message
@@ -42,6 +59,94 @@ def read_fst(path: PathLike):
     if fst is None:  # OpenFST printed "Bad FST header" and returned null
         raise LangError(f"{path}: cannot read as an OpenFST StdVectorFst (bad header?)")
     return fst
+
+
+def write_const_fst(fst, path: PathLike) -> None:
+    """Write ``fst`` as an OpenFst ConstFst, as Kaldi's ``utils/mkgraph.sh`` writes HCLG.fst
+    (``fstconvert --fst_type=const``)."""
+    from kaldi_kd.kaldi.wheels import kaldifst
+
+    kaldifst.StdConstFst(fst).write(str(path))
+
+
+class FstHeader(NamedTuple):
+    """The fields of an OpenFst binary header and where the body starts."""
+
+    fst_type: str
+    arc_type: str
+    version: int
+    flags: int
+    properties: int
+    start: int
+    num_states: int
+    num_arcs: int
+    body: int
+
+
+def read_fst_header(data: bytes, name: str = "<fst>") -> FstHeader:
+    """Parse the OpenFst header at the start of ``data``.
+
+    Raises:
+        LangError: naming ``name`` when the magic number or the header is bad.
+    """
+    try:
+        magic, n = struct.unpack_from("<ii", data, 0)
+        if magic != _FST_MAGIC:
+            raise LangError(f"{name}: not an OpenFST binary FST (bad magic number)")
+        fst_type = data[8:8 + n].decode()
+        pos = 8 + n
+        (m,) = struct.unpack_from("<i", data, pos)
+        arc_type = data[pos + 4:pos + 4 + m].decode()
+        pos += 4 + m
+        fields = struct.unpack_from("<iiQqqq", data, pos)
+    except (struct.error, UnicodeDecodeError):
+        raise LangError(f"{name}: not an OpenFST binary FST (truncated header)") from None
+    return FstHeader(fst_type, arc_type, *fields, pos + struct.calcsize("<iiQqqq"))
+
+
+def _fst_type(path: Path) -> str:
+    with open(path, "rb") as f:
+        return read_fst_header(f.read(512), str(path)).fst_type
+
+
+def const_to_vector_bytes(data: bytes, name: str = "<fst>") -> bytes:
+    """The bytes of the OpenFst VectorFst equal to the ConstFst ``data`` (standard arcs).
+
+    ConstFst body: [aligned to 16 when the version is 1 or flags say aligned] one record per
+    state (float final, uint32 first arc, uint32 arc count, uint32 input/output epsilon
+    counts), [aligned] 16-byte arcs (int32 ilabel, int32 olabel, float weight, int32 next).
+    """
+    h = read_fst_header(data, name)
+    if h.fst_type != "const" or h.arc_type != "standard":
+        raise LangError(f"{name}: expected a const FST of standard arcs, not {h.fst_type}/{h.arc_type}")
+    if h.flags & 0x3:
+        raise LangError(f"{name}: FSTs with attached symbol tables are not supported")
+    aligned = h.version == 1 or bool(h.flags & 0x4)
+    pos = _align(h.body) if aligned else h.body
+    states = np.frombuffer(data, dtype=_CONST_STATE, count=h.num_states, offset=pos)
+    pos += states.nbytes
+    pos = _align(pos) if aligned else pos
+    if pos + 16 * h.num_arcs > len(data):
+        raise LangError(f"{name}: truncated ConstFst (shorter than its header says)")
+    arcs = data[pos:pos + 16 * h.num_arcs]
+    props = (h.properties & _COPY_PROPERTIES) | 0x3  # kExpanded | kMutable
+    out = [struct.pack("<i", _FST_MAGIC)]
+    for s in (b"vector", b"standard"):
+        out.append(struct.pack("<i", len(s)) + s)
+    out.append(struct.pack("<iiQqqq", 2, 0, props, h.start, h.num_states, 0))
+    for final, first, n in zip(states["final"].tolist(), states["pos"].tolist(), states["narcs"].tolist()):
+        out.append(struct.pack("<fq", final, n))
+        out.append(arcs[16 * first:16 * (first + n)])
+    return b"".join(out)
+
+
+def _align(pos: int) -> int:
+    return (pos + 15) // 16 * 16
+
+
+_FST_MAGIC = 2125659606
+_COPY_PROPERTIES = 0x0000FFFFFFFF0004  # kError | every trinary property
+_CONST_STATE = np.dtype([("final", "<f4"), ("pos", "<u4"), ("narcs", "<u4"), ("nie", "<u4"), ("noe", "<u4")])
 
 
 def fst_text(fst) -> List[List[str]]:

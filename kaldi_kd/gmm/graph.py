@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple, Union
 
 from kaldi_kd.data.atomic import atomic_path, write_text_atomic
-from kaldi_kd.gmm.fstutils import map_input_labels, read_fst
+from kaldi_kd.gmm.fstutils import map_input_labels, read_fst, write_const_fst
 from kaldi_kd.gmm.symbols import LangError
 from kaldi_kd.kaldi.wheels import kaldi_hmm_gmm, kaldifst
 
@@ -187,7 +187,7 @@ def make_graph_dir(lang_test: PathLike, trans_model, ctx_dep, graph_dir: PathLik
     write_ilabels(graph / "tmp" / f"ilabels_{N}_{P}", ilabels)
     write_text_atomic(graph / "disambig_tid.int", "".join(f"{t}\n" for t in disambig_tid))
     with atomic_path(graph / "HCLG.fst") as tmp:
-        HCLG.write(str(tmp))
+        write_const_fst(HCLG, tmp)  # a ConstFst, as Kaldi's mkgraph.sh writes it
     _copy_lang_files(lang.dir, graph)
     write_text_atomic(graph / "num_pdfs", f"{trans_model.num_pdfs}\n")
     write_text_atomic(graph / "mkgraph.yaml", "".join(f"{k}: {v}\n" for k, v in asdict(config).items()))
