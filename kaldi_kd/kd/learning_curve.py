@@ -455,6 +455,7 @@ def plot_curve(points: Sequence[CurvePoint], path: PathLike) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     systems = list(dict.fromkeys(s.name for p in points for s in p.vs_ce))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -472,13 +473,15 @@ def plot_curve(points: Sequence[CurvePoint], path: PathLike) -> Path:
                 gains.append(-100 * s.diff / ce.mean)
                 lo.append(-100 * s.diff_ci[1] / ce.mean)
                 hi.append(-100 * s.diff_ci[0] / ce.mean)
-        ax1.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=name)
+        ax1.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=name, color=f"C{k}")
         if gains:
             g = np.asarray(gains)
-            ax2.errorbar(xs, g, yerr=[g - np.asarray(lo), np.asarray(hi) - g], marker="o", capsize=3, label=name)
+            ax2.errorbar(xs, g, yerr=[g - np.asarray(lo), np.asarray(hi) - g], marker="o", capsize=3, label=name,
+                         color=f"C{k}")  # the same colour per system in both panels
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.set_xticks([p.hours for p in points], [f"{p.hours:g}" for p in points])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("transcribed audio (hours)")
         ax.legend(fontsize=8)
     ax1.set_ylabel("test WER (%)")
