@@ -14,19 +14,7 @@ from kaldi_kd.decode.lattice_codec import compact_lattice_to_bytes, compact_to_l
 from kaldi_kd.decode.lattice_io import (
     LatticeIOError, read_compact_lattices, read_lattices, write_compact_lattices, write_lattices,
 )
-
-
-def compact() -> CompactLattice:
-    c = CompactLattice()
-    for _ in range(4):
-        c.add_state()
-    c.start = 0
-    c.add_arc(0, 3, (1.5, 10.25), [1, 2, 2], 1)
-    c.add_arc(0, 4, (2.0, 9.0), [1, 5], 2)
-    c.add_arc(1, 7, (0.0, 0.0), [], 3)
-    c.add_arc(2, 7, (0.5, 1.0), [6], 3)
-    c.set_final(3, (0.25, 0.0), [8])
-    return c
+from test_lattice import small_compact as compact  # the shared 4-state fixture
 
 
 def same_compact(a: CompactLattice, b: CompactLattice) -> bool:
