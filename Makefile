@@ -1,5 +1,5 @@
 # kaldi-kd: two commands on a fresh machine
-#   make setup && make demo    install everything, run the tiny digits recipe end to end (2-3 min)
+#   make setup && make demo    install everything, run the tiny digits recipe end to end (about 1 min)
 #   make ablation              the digits KD ablation (after make demo; ~400 CPU-seconds)
 #   make test                  the test suite (installs first if needed)
 #   make kaldi-check           against real Kaldi (KALDI_ROOT=<build>): Kaldi-binary tests, digits with Kaldi's
