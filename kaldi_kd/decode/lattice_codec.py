@@ -35,12 +35,12 @@ import numpy as np
 from kaldi_kd.decode import fst_properties
 from kaldi_kd.decode.lattice import INF, CompactLattice, Lattice
 from kaldi_kd.errors import KaldiKdError
+from kaldi_kd.gmm.fstutils import read_fst_header, vector_fst_header
+from kaldi_kd.gmm.symbols import LangError
 
-FST_MAGIC = 2125659606
-BINARY_FIRST_BYTE = 0xD6  # FST_MAGIC's first byte on little-endian machines
-COMPACT_ARC_TYPE = b"compactlattice44"
-LATTICE_ARC_TYPE = b"lattice4"
-FST_VERSION = 2
+BINARY_FIRST_BYTE = 0xD6  # the OpenFst magic's first byte on little-endian machines
+COMPACT_ARC_TYPE = "compactlattice44"
+LATTICE_ARC_TYPE = "lattice4"
 
 
 class LatticeIOError(KaldiKdError, ValueError):
@@ -123,14 +123,6 @@ def lattice_to_text(lat: Lattice) -> str:
 # --------------------------------------------------------------------------
 # binary writing
 
-def _header(arc_type: bytes, props: int, start: int, num_states: int) -> bytes:
-    parts = [struct.pack("<i", FST_MAGIC)]
-    for s in (b"vector", arc_type):
-        parts.append(struct.pack("<i", len(s)) + s)
-    parts.append(struct.pack("<iiQqqq", FST_VERSION, 0, props, start, num_states, 0))
-    return b"".join(parts)
-
-
 def _compact_weight(g: float, a: float, tids: Sequence[int]) -> bytes:
     head = struct.pack("<ffi", g, a, len(tids))
     return head + np.asarray(tids, dtype="<i4").tobytes() if tids else head
@@ -139,7 +131,7 @@ def _compact_weight(g: float, a: float, tids: Sequence[int]) -> bytes:
 def compact_lattice_to_bytes(clat: CompactLattice) -> bytes:
     """The OpenFst binary form of a CompactLattice, as Kaldi writes it (no table framing)."""
     props = fst_properties.text_built_properties(ev for _, ev in _compact_lines(clat))
-    buf: List[bytes] = [_header(COMPACT_ARC_TYPE, props, clat.start, clat.num_states)]
+    buf: List[bytes] = [vector_fst_header(COMPACT_ARC_TYPE, props, clat.start, clat.num_states)]
     for s in range(clat.num_states):
         buf.append(_compact_weight(*clat.finals.get(s, (INF, INF, ()))))
         buf.append(struct.pack("<q", len(clat.arcs[s])))
@@ -151,7 +143,7 @@ def compact_lattice_to_bytes(clat: CompactLattice) -> bytes:
 def lattice_to_bytes(lat: Lattice) -> bytes:
     """The OpenFst binary form of a state-level Lattice, as Kaldi writes it."""
     props = fst_properties.text_built_properties(ev for _, ev in _lattice_lines(lat))
-    buf: List[bytes] = [_header(LATTICE_ARC_TYPE, props, lat.start, lat.num_states)]
+    buf: List[bytes] = [vector_fst_header(LATTICE_ARC_TYPE, props, lat.start, lat.num_states)]
     for s in range(lat.num_states):
         g, a = lat.finals.get(s, (INF, INF))
         buf.append(struct.pack("<ffq", g, a, len(lat.arcs[s])))
@@ -174,28 +166,21 @@ class _Reader:
         self.pos += struct.calcsize(fmt)
         return vals
 
-    def string(self) -> bytes:
-        (n,) = self.unpack("<i")
-        if n < 0 or self.pos + n > len(self.data):
-            raise LatticeIOError(f"bad string length {n} in the FST header")
-        s = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return s
 
-
-def _read_fst_header(r: _Reader) -> Tuple[bytes, int, int]:
-    (magic,) = r.unpack("<i")
-    if magic != FST_MAGIC:
-        raise LatticeIOError(f"bad OpenFst magic number {magic}")
-    fst_type, arc_type = r.string(), r.string()
-    if fst_type != b"vector":
-        raise LatticeIOError(f"fst type {fst_type!r} not supported (Kaldi lattices are 'vector')")
-    _version, flags, _props, start, nstates, _narcs = r.unpack("<iiQqqq")
-    if flags & 0x3:
+def _read_fst_header(r: _Reader) -> Tuple[str, int, int]:
+    """(arc type, start, number of states) of the lattice at ``r.pos``; ``r.pos`` moves to its body."""
+    try:
+        h = read_fst_header(r.data, "binary lattice", r.pos)
+    except LangError as e:
+        raise LatticeIOError(str(e)) from None
+    if h.fst_type != "vector":
+        raise LatticeIOError(f"fst type {h.fst_type!r} not supported (Kaldi lattices are 'vector')")
+    if h.flags & 0x3:
         raise LatticeIOError("lattices with attached symbol tables are not supported")
-    if nstates < 0:
+    if h.num_states < 0:
         raise LatticeIOError("fst header without a state count is not supported")
-    return arc_type, start, nstates
+    r.pos = h.body
+    return h.arc_type, h.start, h.num_states
 
 
 def _compact_body(r: _Reader, start: int, nstates: int) -> CompactLattice:

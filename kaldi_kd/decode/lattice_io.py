@@ -35,7 +35,7 @@ from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional,
 from kaldi_kd.data.atomic import atomic_path
 from kaldi_kd.decode.lattice import CompactLattice, Lattice, LatticeError
 from kaldi_kd.decode.lattice_codec import (  # noqa: F401  (re-exported: the public lattice I/O)
-    BINARY_FIRST_BYTE, COMPACT_ARC_TYPE, FST_MAGIC, LATTICE_ARC_TYPE, LatticeIOError, _Reader,
+    BINARY_FIRST_BYTE, LatticeIOError, _Reader,
     compact_lattice_from_reader, compact_lattice_from_text, compact_lattice_to_bytes,
     compact_lattice_to_text, compact_to_lattice, lattice_from_reader, lattice_from_text,
     lattice_to_bytes, lattice_to_text, parse_text_lattice,

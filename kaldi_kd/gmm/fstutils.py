@@ -83,25 +83,40 @@ class FstHeader(NamedTuple):
     body: int
 
 
-def read_fst_header(data: bytes, name: str = "<fst>") -> FstHeader:
-    """Parse the OpenFst header at the start of ``data``.
+def read_fst_header(data: bytes, name: str = "<fst>", offset: int = 0) -> FstHeader:
+    """Parse the OpenFst header at ``data[offset:]``; ``body`` is the offset right after it.
 
     Raises:
         LangError: naming ``name`` when the magic number or the header is bad.
     """
     try:
-        magic, n = struct.unpack_from("<ii", data, 0)
-        if magic != _FST_MAGIC:
+        magic, n = struct.unpack_from("<ii", data, offset)
+        if magic != FST_MAGIC:
             raise LangError(f"{name}: not an OpenFST binary FST (bad magic number)")
-        fst_type = data[8:8 + n].decode()
-        pos = 8 + n
+        pos = offset + 8
+        if n < 0 or pos + n > len(data):
+            raise struct.error("bad string length")
+        fst_type = data[pos:pos + n].decode()
+        pos += n
         (m,) = struct.unpack_from("<i", data, pos)
+        if m < 0 or pos + 4 + m > len(data):
+            raise struct.error("bad string length")
         arc_type = data[pos + 4:pos + 4 + m].decode()
         pos += 4 + m
-        fields = struct.unpack_from("<iiQqqq", data, pos)
+        fields = struct.unpack_from(_HEADER_FIELDS, data, pos)
     except (struct.error, UnicodeDecodeError):
         raise LangError(f"{name}: not an OpenFST binary FST (truncated header)") from None
-    return FstHeader(fst_type, arc_type, *fields, pos + struct.calcsize("<iiQqqq"))
+    return FstHeader(fst_type, arc_type, *fields, pos + struct.calcsize(_HEADER_FIELDS))
+
+
+def vector_fst_header(arc_type: str, properties: int, start: int, num_states: int) -> bytes:
+    """An OpenFst ``VectorFst`` header as VectorFst::Write writes it: version 2, no symbol
+    tables, the number of arcs left 0 (it is not known before the states are written)."""
+    parts = [struct.pack("<i", FST_MAGIC)]
+    for t in ("vector", arc_type):
+        parts.append(struct.pack("<i", len(t)) + t.encode())
+    parts.append(struct.pack(_HEADER_FIELDS, 2, 0, properties, start, num_states, 0))
+    return b"".join(parts)
 
 
 def _fst_type(path: Path) -> str:
@@ -130,10 +145,7 @@ def const_to_vector_bytes(data: bytes, name: str = "<fst>") -> bytes:
         raise LangError(f"{name}: truncated ConstFst (shorter than its header says)")
     arcs = data[pos:pos + 16 * h.num_arcs]
     props = (h.properties & _COPY_PROPERTIES) | 0x3  # kExpanded | kMutable
-    out = [struct.pack("<i", _FST_MAGIC)]
-    for s in (b"vector", b"standard"):
-        out.append(struct.pack("<i", len(s)) + s)
-    out.append(struct.pack("<iiQqqq", 2, 0, props, h.start, h.num_states, 0))
+    out = [vector_fst_header("standard", props, h.start, h.num_states)]
     for final, first, n in zip(states["final"].tolist(), states["pos"].tolist(), states["narcs"].tolist()):
         out.append(struct.pack("<fq", final, n))
         out.append(arcs[16 * first:16 * (first + n)])
@@ -144,7 +156,8 @@ def _align(pos: int) -> int:
     return (pos + 15) // 16 * 16
 
 
-_FST_MAGIC = 2125659606
+FST_MAGIC = 2125659606
+_HEADER_FIELDS = "<iiQqqq"  # version, flags, properties, start, states, arcs
 _COPY_PROPERTIES = 0x0000FFFFFFFF0004  # kError | every trinary property
 _CONST_STATE = np.dtype([("final", "<f4"), ("pos", "<u4"), ("narcs", "<u4"), ("nie", "<u4"), ("noe", "<u4")])
 
