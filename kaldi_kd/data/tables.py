@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, Mapping, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import kaldiio
 import numpy as np
@@ -28,17 +28,29 @@ class TableError(KaldiKdError, ValueError):
     """A Kaldi table could not be read or written; the message names the file."""
 
 
-def _split_spec(spec: PathLike) -> Tuple[str, str]:
-    """Return (kind, path) with kind in {"scp", "ark"}."""
+SPECIFIER_OPTIONS = ("t", "b", "s", "cs", "ns", "o", "p", "f", "nf", "bg")  # Kaldi's r/wspecifier options
+
+
+def split_specifier(spec: PathLike) -> Tuple[str, List[str], str]:
+    """(kind, options, target) of a Kaldi r/wspecifier or a plain path.
+
+    kind is ``"ark"``, ``"scp"`` or ``"ark+scp"`` (``ark,scp:<ark>,<scp>``, target holding
+    both); options are the letters after the kind (``t``, ``b``, ``s``, ``cs``, ...).  A plain
+    path (or a prefix that is not a specifier) is an scp when it ends in ``.scp``, else an ark.
+    """
     spec = str(spec)
-    for kind in ("scp", "ark"):
-        if spec.startswith(kind + ":"):
-            path = spec[len(kind) + 1 :]
-            # tolerate Kaldi option prefixes such as "ark,t:" or "scp,s,cs:"
-            return kind, path
-        if spec.startswith(kind + ","):
-            return kind, spec.split(":", 1)[1]
-    return ("scp" if spec.endswith(".scp") else "ark"), spec
+    head, sep, rest = spec.partition(":")
+    opts = head.split(",")
+    if sep and opts[0] in ("ark", "scp") and all(o in ("ark", "scp") + SPECIFIER_OPTIONS for o in opts):
+        kinds = [o for o in opts if o in ("ark", "scp")]
+        return "+".join(kinds), [o for o in opts if o not in ("ark", "scp")], rest
+    return ("scp" if spec.endswith(".scp") else "ark"), [], spec
+
+
+def _split_spec(spec: PathLike) -> Tuple[str, str]:
+    """(kind "scp" or "ark", path) of a read specifier (options dropped)."""
+    kind, _, path = split_specifier(spec)
+    return kind.split("+")[0], path
 
 
 def read_table(spec: PathLike) -> Iterator[Item]:

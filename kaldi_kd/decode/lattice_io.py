@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from kaldi_kd.data.atomic import atomic_path
+from kaldi_kd.data.tables import split_specifier
 from kaldi_kd.decode.lattice import CompactLattice, Lattice, LatticeError
 from kaldi_kd.decode.lattice_codec import (  # noqa: F401  (re-exported: the public lattice I/O)
     BINARY_FIRST_BYTE, LatticeIOError, _Reader,
@@ -46,19 +47,7 @@ _WS = b" \t\r\n"
 
 
 # --------------------------------------------------------------------------
-# specifiers
-
-def _split_spec(spec: PathLike) -> Tuple[str, List[str], str]:
-    """(kind "ark"/"scp"/"", options, target) of a Kaldi r/wspecifier or a plain path."""
-    spec = str(spec)
-    head, sep, rest = spec.partition(":")
-    opts = head.split(",")
-    if sep and opts[0] in ("ark", "scp") and all(o in ("ark", "scp", "t", "b", "s", "cs", "ns", "o", "p", "f", "nf")
-                                                 for o in opts):
-        kinds = [o for o in opts if o in ("ark", "scp")]
-        return "+".join(kinds), [o for o in opts if o not in ("ark", "scp")], rest
-    return ("scp" if spec.endswith(".scp") else "ark"), [], spec
-
+# sources (specifiers: kaldi_kd.data.tables.split_specifier)
 
 def _read_source(target: str) -> bytes:
     """The bytes of a file (gunzipped when gzip'd) or of a command's stdout (``cmd |``)."""
@@ -146,7 +135,7 @@ def _iter_scp(scp: str, parse_binary: Callable, parse_text: Callable) -> Iterato
 
 
 def _read_table(spec: PathLike, parse_binary: Callable, parse_text: Callable) -> Iterator[tuple]:
-    kind, _, target = _split_spec(spec)
+    kind, _, target = split_specifier(spec)
     if kind == "scp":
         return _iter_scp(target, parse_binary, parse_text)
     if kind != "ark":
@@ -192,7 +181,7 @@ def write_lattice_entry(f: BinaryIO, key: str, lat: Lattice, binary: bool = True
 
 
 def _write_table(wspec: PathLike, items: Iterable[tuple], write_entry: Callable, binary: bool) -> int:
-    kind, opts, target = _split_spec(wspec)
+    kind, opts, target = split_specifier(wspec)
     binary = binary and "t" not in opts
     if kind == "ark+scp":
         ark, _, scp = target.partition(",")
